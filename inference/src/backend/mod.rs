@@ -1,0 +1,25 @@
+//! The one seam between the core and a runtime: a padded batch in, last hidden states out.
+
+mod candle;
+mod onnx;
+
+pub use self::candle::CandleEncoder;
+pub use self::onnx::OnnxEncoder;
+
+use crate::{InferenceError, TokenBatch};
+
+/// Token vectors of a batch, row-major `[batch.size, batch.seq_len, hidden_size]`.
+#[derive(Debug, Clone)]
+pub struct HiddenStates {
+    pub hidden_size: usize,
+    pub values: Vec<f32>,
+}
+
+/// A transformer encoder. Implementations are called from one worker thread per model and may
+/// use several cores inside one call.
+pub trait Encoder: Send + Sync {
+    fn forward(&self, batch: &TokenBatch) -> Result<HiddenStates, InferenceError>;
+
+    /// `candle` or `onnx`, for logs and metrics.
+    fn name(&self) -> &'static str;
+}

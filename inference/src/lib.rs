@@ -1,0 +1,24 @@
+//! The inference core: text in, unit vectors out, from whichever backend a model names.
+//!
+//! Shaped like text-embeddings-inference: [`TextTokenizer`] turns text into token ids, the
+//! [`Batcher`] queues them and forms batches by a token budget and a short wait, and an
+//! [`Encoder`] backend (candle or ONNX Runtime) runs the transformer. Pooling lives outside the
+//! backends so both pool identically. [`ModelRegistry`] owns what is loaded.
+
+mod backend;
+mod batch;
+mod batcher;
+mod error;
+mod model;
+mod pooling;
+mod registry;
+mod tokenize;
+
+pub use backend::{CandleEncoder, Encoder, HiddenStates, OnnxEncoder};
+pub use batch::TokenBatch;
+pub use batcher::{Batcher, BatcherConfig};
+pub use error::InferenceError;
+pub use model::EmbeddingModel;
+pub use pooling::mean_pool_normalized;
+pub use registry::{LoadOptions, ModelRegistry, ModelState, ModelStatus, ServedModel};
+pub use tokenize::{TextTokenizer, Tokenized};

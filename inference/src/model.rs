@@ -1,0 +1,75 @@
+//! A loaded embedding model: its tokenizer, its backend, and the pooling they share.
+
+use eiq_models::{Backend, FileRole, Manifest, ResolvedModel};
+
+use crate::{
+    CandleEncoder, Encoder, InferenceError, OnnxEncoder, TextTokenizer, TokenBatch, Tokenized, mean_pool_normalized,
+};
+
+pub struct EmbeddingModel {
+    manifest: Manifest,
+    tokenizer: TextTokenizer,
+    encoder: Box<dyn Encoder>,
+}
+
+impl EmbeddingModel {
+    /// Loads a verified model on the backend its manifest names; `threads` bounds ONNX Runtime's
+    /// intra-op pool (candle sizes its own from the machine).
+    pub fn load(resolved: &ResolvedModel, threads: usize) -> Result<Self, InferenceError> {
+        let manifest = resolved.manifest.clone();
+        let missing = |what: &str| InferenceError::Backend {
+            backend: manifest.backend.as_str(),
+            reason: format!("model `{}` has no {what}", manifest.id),
+        };
+        let spec = manifest.encoder.as_ref().ok_or_else(|| missing("[encoder] table"))?;
+        let tokenizer_path = resolved.tokenizer.as_deref().ok_or_else(|| missing("tokenizer"))?;
+        let tokenizer = TextTokenizer::from_file(tokenizer_path, spec.max_sequence_length)?;
+        let weights = resolved.path(FileRole::Weights).ok_or_else(|| missing("weights file"))?;
+        let encoder: Box<dyn Encoder> = match manifest.backend {
+            Backend::Candle => {
+                let config = resolved.path(FileRole::Config).ok_or_else(|| missing("config file"))?;
+                Box::new(CandleEncoder::load(&config, &weights)?)
+            }
+            Backend::Onnx => {
+                let runtime = resolved.runtime_library.as_deref().ok_or_else(|| missing("runtime library"))?;
+                Box::new(OnnxEncoder::load(runtime, &weights, spec.dimensions, threads)?)
+            }
+        };
+        Ok(Self { manifest, tokenizer, encoder })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.encoder.name()
+    }
+
+    pub fn tokenize(&self, text: &str) -> Result<Tokenized, InferenceError> {
+        self.tokenizer.tokenize(text)
+    }
+
+    /// One forward pass over `texts` padded together; one unit vector per text.
+    pub fn embed_tokenized<'a>(
+        &self,
+        texts: impl IntoIterator<Item = &'a Tokenized> + Clone,
+    ) -> Result<Vec<Vec<f32>>, InferenceError> {
+        let batch = TokenBatch::pad(texts);
+        if batch.size == 0 {
+            return Ok(Vec::new());
+        }
+        let hidden = self.encoder.forward(&batch)?;
+        Ok(mean_pool_normalized(&hidden, &batch))
+    }
+
+    /// Tokenizes and embeds in one batch, without the queue: for the CLI, benchmarks and tests.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, InferenceError> {
+        let tokenized = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
+        self.embed_tokenized(&tokenized)
+    }
+}

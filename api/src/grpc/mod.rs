@@ -1,0 +1,61 @@
+//! gRPC (`elevatediq.v1`), plus `grpc.health.v1` and server reflection so that any client can
+//! discover the API. Mounted into the same axum router as REST: one port serves both.
+
+mod embeddings;
+
+use std::sync::Arc;
+
+use eiq_inference::ModelRegistry;
+use eiq_proto::v1::embeddings_server::EmbeddingsServer;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+
+use crate::service::EmbeddingService;
+
+pub fn routes(embeddings: EmbeddingService, max_message_bytes: usize) -> Routes {
+    let registry = Arc::clone(embeddings.registry_arc());
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(report_health(registry, health_reporter));
+
+    // Both reflection versions: grpcurl and older clients still ask v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(eiq_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .expect("descriptor sets are generated at build time");
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .expect("descriptor sets are generated at build time");
+
+    let service = EmbeddingsServer::new(embeddings::GrpcEmbeddings::new(embeddings))
+        .max_decoding_message_size(max_message_bytes);
+    Routes::new(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(service)
+}
+
+/// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).
+async fn report_health(
+    registry: Arc<ModelRegistry>,
+    reporter: tonic_health::server::HealthReporter,
+) {
+    let service =
+        <EmbeddingsServer<embeddings::GrpcEmbeddings> as tonic::server::NamedService>::NAME;
+    for name in ["", service] {
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+    let mut settled = registry.settled();
+    if settled.wait_for(|done| *done).await.is_ok() && registry.is_ready() {
+        for name in ["", service] {
+            reporter
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
+    }
+}

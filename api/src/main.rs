@@ -1,0 +1,26 @@
+//! The `eiq` binary: parses flags and hands off to the library; errors stop here, as `anyhow`.
+
+use anyhow::Context;
+use clap::Parser;
+use eiq::config::{Cli, Command, ModelsCommand};
+use eiq::{cli, server, telemetry};
+
+fn main() -> anyhow::Result<()> {
+    let args = Cli::parse();
+    telemetry::init_logging();
+    match args.command {
+        Command::Serve(serve) => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(server::run(serve))?;
+        }
+        Command::Models(command) => {
+            let report = match command {
+                ModelsCommand::List(args) => cli::models::list(&args)?,
+                ModelsCommand::Fetch(args) => cli::models::fetch(&args)?,
+                ModelsCommand::Verify(args) => cli::models::verify(&args)?,
+            };
+            print!("{report}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! `GET /v1/models`, in OpenAI's list shape with this server's extra facts per model.
+
+use axum::Json;
+use axum::extract::State;
+use eiq_inference::ModelStatus;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    pub object: String,
+    pub data: Vec<ModelCard>,
+    /// Used when a request names no model.
+    pub default_model: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelCard {
+    pub id: String,
+    /// Always `model`.
+    pub object: String,
+    pub owned_by: String,
+    pub task: String,
+    /// `candle` or `onnx`.
+    pub backend: String,
+    pub dimensions: Option<usize>,
+    pub max_sequence_length: Option<usize>,
+    pub licence: String,
+    pub upstream: String,
+    /// `loading`, `ready` or `failed: <reason>`.
+    pub state: String,
+}
+
+/// The embedding models this server was configured with, and their state.
+#[utoipa::path(get, path = "/v1/models", tag = "models", responses((status = 200, body = ModelList)))]
+pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
+    let data = state.embeddings.models().iter().map(card).collect();
+    Json(ModelList {
+        object: "list".into(),
+        data,
+        default_model: state.embeddings.default_model().to_string(),
+    })
+}
+
+fn card(status: &ModelStatus) -> ModelCard {
+    let manifest = &status.manifest;
+    ModelCard {
+        id: manifest.id.clone(),
+        object: "model".into(),
+        owned_by: "elevatediq".into(),
+        task: manifest.task.as_str().into(),
+        backend: manifest.backend.as_str().into(),
+        dimensions: manifest.encoder.as_ref().map(|e| e.dimensions),
+        max_sequence_length: manifest.encoder.as_ref().map(|e| e.max_sequence_length),
+        licence: manifest.licence.clone(),
+        upstream: manifest.upstream.clone(),
+        state: status.state.to_string(),
+    }
+}

@@ -1,0 +1,108 @@
+//! Text embeddings: validate, pick the model, queue, measure.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use eiq_inference::{ModelRegistry, ModelStatus};
+
+use crate::error::ServiceError;
+
+#[derive(Clone)]
+pub struct EmbeddingService {
+    registry: Arc<ModelRegistry>,
+    max_inputs: usize,
+}
+
+/// Vectors in input order, the model that made them, and the tokens it read.
+#[derive(Debug)]
+pub struct Embeddings {
+    pub model: String,
+    pub vectors: Vec<Vec<f32>>,
+    pub prompt_tokens: usize,
+}
+
+impl EmbeddingService {
+    pub fn new(registry: Arc<ModelRegistry>, max_inputs: usize) -> Self {
+        Self {
+            registry,
+            max_inputs,
+        }
+    }
+
+    pub fn registry_arc(&self) -> &Arc<ModelRegistry> {
+        &self.registry
+    }
+
+    /// Embeds `inputs` with `model` (the default when `None` or empty).
+    pub async fn embed(
+        &self,
+        model: Option<&str>,
+        inputs: Vec<String>,
+    ) -> Result<Embeddings, ServiceError> {
+        let model = model
+            .filter(|m| !m.is_empty())
+            .unwrap_or(self.registry.default_model())
+            .to_string();
+        let started = Instant::now();
+        let result = self.embed_with(&model, inputs).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ServiceError::InvalidInput(_)) => "invalid",
+            Err(ServiceError::Inference(_)) => "error",
+        };
+        metrics::counter!("eiq_embedding_requests_total", "model" => model.clone(), "outcome" => outcome).increment(1);
+        metrics::histogram!("eiq_embedding_request_seconds", "model" => model.clone())
+            .record(started.elapsed().as_secs_f64());
+        if let Ok(embeddings) = &result {
+            metrics::counter!("eiq_embedding_texts_total", "model" => model.clone())
+                .increment(embeddings.vectors.len() as u64);
+            metrics::counter!("eiq_embedding_tokens_total", "model" => model)
+                .increment(embeddings.prompt_tokens as u64);
+        }
+        result
+    }
+
+    async fn embed_with(
+        &self,
+        model: &str,
+        inputs: Vec<String>,
+    ) -> Result<Embeddings, ServiceError> {
+        self.validate(&inputs)?;
+        let served = self.registry.get(model)?;
+        let (vectors, prompt_tokens) = served.embed(inputs).await?;
+        Ok(Embeddings {
+            model: model.to_string(),
+            vectors,
+            prompt_tokens,
+        })
+    }
+
+    fn validate(&self, inputs: &[String]) -> Result<(), ServiceError> {
+        if inputs.is_empty() {
+            return Err(ServiceError::InvalidInput(
+                "input must hold at least one text".into(),
+            ));
+        }
+        if inputs.len() > self.max_inputs {
+            return Err(ServiceError::InvalidInput(format!(
+                "input holds {} texts; at most {} are allowed per request",
+                inputs.len(),
+                self.max_inputs
+            )));
+        }
+        if let Some(index) = inputs.iter().position(|text| text.trim().is_empty()) {
+            return Err(ServiceError::InvalidInput(format!(
+                "input[{index}] is empty or only whitespace"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn models(&self) -> Vec<ModelStatus> {
+        self.registry.statuses()
+    }
+
+    pub fn default_model(&self) -> &str {
+        self.registry.default_model()
+    }
+}

@@ -4,23 +4,23 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 
+use super::bert::{Bert, BertConfig};
 use super::{Encoder, HiddenStates};
 use crate::{InferenceError, TokenBatch};
 
 pub struct CandleEncoder {
-    model: BertModel,
+    model: Bert,
     device: Device,
     hidden_size: usize,
 }
 
 impl CandleEncoder {
-    /// Loads `config.json` and `model.safetensors` (tensor names with or without a `bert.` prefix).
+    /// Loads `config.json` and `model.safetensors`.
     pub fn load(config: &Path, weights: &Path) -> Result<Self, InferenceError> {
         let config_text =
             std::fs::read_to_string(config).map_err(|e| InferenceError::candle(e.into()))?;
-        let config: Config =
+        let config: BertConfig =
             serde_json::from_str(&config_text).map_err(|e| InferenceError::Backend {
                 backend: "candle",
                 reason: format!("{}: {e}", config.display()),
@@ -29,7 +29,7 @@ impl CandleEncoder {
         let bytes = std::fs::read(weights).map_err(|e| InferenceError::candle(e.into()))?;
         let vars = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
             .map_err(InferenceError::candle)?;
-        let model = BertModel::load(vars, &config).map_err(InferenceError::candle)?;
+        let model = Bert::load(vars, &config).map_err(InferenceError::candle)?;
         Ok(Self {
             model,
             device,
@@ -45,9 +45,10 @@ impl Encoder for CandleEncoder {
         let ids = tensor(&batch.ids).map_err(InferenceError::candle)?;
         let type_ids = tensor(&batch.type_ids).map_err(InferenceError::candle)?;
         let mask = tensor(&batch.mask).map_err(InferenceError::candle)?;
+        let padded = batch.mask.contains(&0);
         let output = self
             .model
-            .forward(&ids, &type_ids, Some(&mask))
+            .forward(&ids, &type_ids, &mask, padded)
             .map_err(InferenceError::candle)?;
         let values = output
             .flatten_all()

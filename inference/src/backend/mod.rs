@@ -1,5 +1,6 @@
 //! The one seam between the core and a runtime: a padded batch in, last hidden states out.
 
+mod bert;
 mod candle;
 mod onnx;
 

@@ -1,6 +1,9 @@
 //! Shared by the integration tests: the real pinned models, fetched once into the user's cache
 //! (or `EIQ_MODELS_DIR`) and reused by later runs.
 
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use eiq_inference::EmbeddingModel;
@@ -16,9 +19,9 @@ pub fn cache() -> ModelCache {
 
 /// Loads `id` (fetching it first if needed), once per test process.
 pub fn model(id: &str) -> Arc<EmbeddingModel> {
-    static LOADED: OnceLock<Mutex<Vec<(String, Arc<EmbeddingModel>)>>> = OnceLock::new();
+    static LOADED: OnceLock<Mutex<HashMap<String, Arc<EmbeddingModel>>>> = OnceLock::new();
     let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap();
-    if let Some((_, model)) = loaded.iter().find(|(loaded_id, _)| loaded_id == id) {
+    if let Some(model) = loaded.get(id) {
         return model.clone();
     }
     let catalogue = Catalogue::builtin().unwrap();
@@ -27,7 +30,7 @@ pub fn model(id: &str) -> Arc<EmbeddingModel> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let model =
         Arc::new(EmbeddingModel::load(&cache.resolve(&catalogue, id).unwrap(), threads).unwrap());
-    loaded.push((id.to_string(), model.clone()));
+    loaded.insert(id.to_string(), model.clone());
     model
 }
 
@@ -39,7 +42,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// Tweets from TweetEval's sentiment validation split, plus edge cases.
 pub fn test_texts() -> Vec<String> {
-    let tweets = include_str!("../../datasets/tweeteval/sentiment/val_text.txt");
+    let tweets = include_str!("../../../datasets/tweeteval/sentiment/val_text.txt");
     let mut texts: Vec<String> = tweets.lines().take(48).map(str::to_string).collect();
     texts.extend(
         [

@@ -1,0 +1,100 @@
+//! Latency of single-text `POST /v1/embeddings` requests at fixed concurrency against a running
+//! `eiq serve`: p50, p99 and throughput. Each worker sends its next request when the previous
+//! answers (closed loop), over keep-alive connections.
+//!
+//! `cargo run --release -p eiq-benches --bin http_load -- --url http://127.0.0.1:8080`
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use eiq_benches::percentile;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, default_value = "minilm-l6-v2-int8")]
+    model: String,
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    concurrency: Vec<usize>,
+    /// Measured requests per concurrency level (after a warm-up of the same size / 10).
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
+    /// The text every request sends (about 30 tokens by default).
+    #[arg(
+        long,
+        default_value = "Our new spring collection drops this Friday at 9am! Which colour are you picking first? #fashion #springdrop @eiq"
+    )]
+    text: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let url = format!("{}/v1/embeddings", args.url.trim_end_matches('/'));
+    let body = serde_json::json!({"input": args.text, "model": args.model});
+    println!("model {}, {} requests per level", args.model, args.requests);
+    println!(
+        "{:>11} {:>9} {:>9} {:>9} {:>10}",
+        "concurrency", "p50 ms", "p99 ms", "max ms", "req/s"
+    );
+    for &concurrency in &args.concurrency {
+        run(&client, &url, &body, concurrency, args.requests / 10).await?;
+        let started = Instant::now();
+        let mut latencies = run(&client, &url, &body, concurrency, args.requests).await?;
+        let elapsed = started.elapsed();
+        latencies.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (p50, p99, max) = (
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99),
+            percentile(&latencies, 1.0),
+        );
+        let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+        println!(
+            "{concurrency:>11} {:>9.2} {:>9.2} {:>9.2} {rate:>10.1}",
+            ms(p50),
+            ms(p99),
+            ms(max)
+        );
+        println!(
+            "JSON {{\"concurrency\":{concurrency},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"requests_per_s\":{rate:.1}}}",
+            ms(p50),
+            ms(p99)
+        );
+    }
+    Ok(())
+}
+
+/// `total` requests spread over `concurrency` closed-loop workers; every answer must be 200.
+async fn run(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    concurrency: usize,
+    total: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let workers = (0..concurrency).map(|worker| {
+        let (client, url, body) = (client.clone(), url.to_string(), body.clone());
+        let share = total / concurrency + usize::from(worker < total % concurrency);
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(share);
+            for _ in 0..share {
+                let started = Instant::now();
+                let response = client.post(&url).json(&body).send().await?;
+                anyhow::ensure!(response.status() == 200, "HTTP {}", response.status());
+                response.bytes().await?;
+                latencies.push(started.elapsed());
+            }
+            Ok(latencies)
+        })
+    });
+    let mut all = Vec::with_capacity(total);
+    for worker in futures::future::join_all(workers).await {
+        all.extend(worker??);
+    }
+    Ok(all)
+}

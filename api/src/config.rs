@@ -9,11 +9,7 @@ use eiq_inference::{BatcherConfig, LoadOptions};
 use eiq_models::{Catalogue, CatalogueError, ModelCache};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "eiq",
-    version,
-    about = "ElevatedIQ Content Intelligence: local, private AI over social posts"
-)]
+#[command(name = "eiq", version, about = "ElevatedIQ Content Intelligence: local, private AI over social posts")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -58,11 +54,7 @@ impl CatalogueArgs {
     }
 
     pub fn cache(&self) -> ModelCache {
-        ModelCache::new(
-            self.models_dir
-                .clone()
-                .unwrap_or_else(ModelCache::default_root),
-        )
+        ModelCache::new(self.models_dir.clone().unwrap_or_else(ModelCache::default_root))
     }
 }
 
@@ -101,7 +93,7 @@ pub struct ServeArgs {
         long,
         env = "EIQ_MODELS",
         value_delimiter = ',',
-        default_value = "minilm-l6-v2,minilm-l6-v2-int8"
+        default_value = "minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
     )]
     pub models: Vec<String>,
     /// Model used when a request names none.

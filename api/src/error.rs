@@ -50,13 +50,9 @@ impl ServiceError {
                 None,
             ),
             ServiceError::Inference(err) => match err {
-                E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => (
-                    StatusCode::NOT_FOUND,
-                    tonic::Code::NotFound,
-                    "invalid_request_error",
-                    "model_not_found",
-                    None,
-                ),
+                E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {
+                    (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "model_not_found", None)
+                }
                 E::QueueFull { .. } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     tonic::Code::ResourceExhausted,
@@ -78,22 +74,12 @@ impl ServiceError {
                     "model_unavailable",
                     None,
                 ),
-                E::Catalogue(_) | E::Tokenizer(_) | E::Backend { .. } => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    tonic::Code::Internal,
-                    "server_error",
-                    "inference_failed",
-                    None,
-                ),
+                E::Catalogue(_) | E::Tokenizer(_) | E::Backend { .. } => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal, "server_error", "inference_failed", None)
+                }
             },
         };
-        Classification {
-            status,
-            grpc,
-            kind,
-            code,
-            retry_after_seconds,
-        }
+        Classification { status, grpc, kind, code, retry_after_seconds }
     }
 }
 
@@ -134,18 +120,11 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let body = ErrorBody {
-            error: ErrorDetail {
-                message: self.to_string(),
-                kind: kind.into(),
-                code: code.into(),
-                param: None,
-            },
+            error: ErrorDetail { message: self.to_string(), kind: kind.into(), code: code.into(), param: None },
         };
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

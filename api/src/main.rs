@@ -5,9 +5,19 @@ use clap::Parser;
 use eiq::config::{Cli, Command, ModelsCommand};
 use eiq::{cli, server, telemetry};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = Cli::parse();
     telemetry::init_logging();
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Cli) -> anyhow::Result<()> {
     match args.command {
         Command::Serve(serve) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -24,10 +24,7 @@ pub enum ServeError {
     #[error("configuration: {0}")]
     Config(#[from] InferenceError),
     #[error("binding {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    Bind { address: String, source: std::io::Error },
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -36,10 +33,7 @@ pub enum ServeError {
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let listener = TcpListener::bind(args.bind)
         .await
-        .map_err(|source| ServeError::Bind {
-            address: args.bind.to_string(),
-            source,
-        })?;
+        .map_err(|source| ServeError::Bind { address: args.bind.to_string(), source })?;
     tracing::info!(address = %args.bind, "serving REST and gRPC");
     serve(args, listener, shutdown_signal()).await
 }
@@ -51,9 +45,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let app = app(&args)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -64,10 +56,7 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
     let registry = ModelRegistry::new(&catalogue, &args.models, &args.default_model)?;
     registry.spawn_loading(catalogue, args.catalogue.cache(), args.load_options());
     let embeddings = EmbeddingService::new(registry, args.max_inputs);
-    let state = AppState {
-        embeddings: embeddings.clone(),
-        metrics: telemetry::prometheus(),
-    };
+    let state = AppState { embeddings: embeddings.clone(), metrics: telemetry::prometheus() };
     Ok(rest::router(state, args.max_body_bytes)
         .merge(grpc::routes(embeddings, args.max_body_bytes).into_axum_router())
         .route_layer(middleware::from_fn(telemetry::track_requests))
@@ -76,40 +65,17 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
 }
 
 async fn not_found(request: Request) -> Response {
-    let grpc = request
-        .headers()
-        .get("content-type")
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let grpc = request.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
     if grpc {
-        return tonic::Status::unimplemented(format!(
-            "no gRPC service at {}",
-            request.uri().path()
-        ))
-        .into_http();
+        return tonic::Status::unimplemented(format!("no gRPC service at {}", request.uri().path())).into_http();
     }
-    let message = format!(
-        "no route {} {}; see GET /openapi.json",
-        request.method(),
-        request.uri().path()
-    );
-    ApiError::Rejected {
-        status: StatusCode::NOT_FOUND,
-        message,
-    }
-    .into_response()
+    let message = format!("no route {} {}; see GET /openapi.json", request.method(), request.uri().path());
+    ApiError::Rejected { status: StatusCode::NOT_FOUND, message }.into_response()
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let message = format!(
-        "{} is not allowed on {}",
-        request.method(),
-        request.uri().path()
-    );
-    ApiError::Rejected {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        message,
-    }
-    .into_response()
+    let message = format!("{} is not allowed on {}", request.method(), request.uri().path());
+    ApiError::Rejected { status: StatusCode::METHOD_NOT_ALLOWED, message }.into_response()
 }
 
 async fn shutdown_signal() {

@@ -11,11 +11,7 @@ use tonic::transport::Channel;
 
 async fn channel() -> Channel {
     let server = shared().await;
-    Channel::from_shared(format!("http://{}", server.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+    Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.unwrap()
 }
 
 async fn client() -> EmbeddingsClient<Channel> {
@@ -27,10 +23,7 @@ async fn unary_embed_matches_rest_and_counts_tokens() {
     let server = shared().await;
     let response = client()
         .await
-        .embed(EmbedRequest {
-            model: String::new(),
-            inputs: vec!["hello world".into(), "second post".into()],
-        })
+        .embed(EmbedRequest { model: String::new(), inputs: vec!["hello world".into(), "second post".into()] })
         .await
         .unwrap()
         .into_inner();
@@ -48,12 +41,8 @@ async fn unary_embed_matches_rest_and_counts_tokens() {
         .json()
         .await
         .unwrap();
-    let rest_vector: Vec<f32> = rest["data"][0]["embedding"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
+    let rest_vector: Vec<f32> =
+        rest["data"][0]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     assert!(cosine(&rest_vector, &response.embeddings[0].values) > 0.999_999);
 }
 
@@ -61,25 +50,11 @@ async fn unary_embed_matches_rest_and_counts_tokens() {
 async fn unary_errors_map_to_matching_status_codes() {
     let mut client = client().await;
     let mut call = async |model: &str, inputs: Vec<String>| {
-        client
-            .embed(EmbedRequest {
-                model: model.into(),
-                inputs,
-            })
-            .await
-            .unwrap_err()
+        client.embed(EmbedRequest { model: model.into(), inputs }).await.unwrap_err()
     };
     assert_eq!(call("", vec![]).await.code(), Code::InvalidArgument);
-    assert_eq!(
-        call("", vec!["ok".into(), String::new()]).await.code(),
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        call("", (0..2049).map(|i| i.to_string()).collect())
-            .await
-            .code(),
-        Code::InvalidArgument
-    );
+    assert_eq!(call("", vec!["ok".into(), String::new()]).await.code(), Code::InvalidArgument);
+    assert_eq!(call("", (0..2049).map(|i| i.to_string()).collect()).await.code(), Code::InvalidArgument);
     let unknown = call("no-such-model", vec!["hi".into()]).await;
     assert_eq!(unknown.code(), Code::NotFound);
     assert!(unknown.message().contains("no-such-model"));
@@ -99,12 +74,7 @@ async fn streaming_answers_every_item_in_order_and_reports_bad_items_on_the_item
         .collect();
     items[17].input = String::new();
     items[42].model = "missing-model".into();
-    let mut responses = client()
-        .await
-        .embed_stream(tokio_stream::iter(items))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut responses = client().await.embed_stream(tokio_stream::iter(items)).await.unwrap().into_inner();
     let mut seen = 0;
     while let Some(response) = responses.message().await.unwrap() {
         assert_eq!(response.id, format!("post-{seen}"));
@@ -120,24 +90,17 @@ async fn streaming_answers_every_item_in_order_and_reports_bad_items_on_the_item
 }
 
 #[tokio::test]
-async fn list_models_reports_both_backends() {
-    let models = client()
-        .await
-        .list_models(ListModelsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+async fn list_models_reports_every_model_and_its_backend() {
+    let models = client().await.list_models(ListModelsRequest {}).await.unwrap().into_inner();
     assert_eq!(models.default_model, "minilm-l6-v2");
-    let summary: Vec<(String, String, String)> = models
-        .models
-        .into_iter()
-        .map(|m| (m.id, m.backend, m.state))
-        .collect();
+    let summary: Vec<(String, String, String)> =
+        models.models.into_iter().map(|m| (m.id, m.backend, m.state)).collect();
     assert_eq!(
         summary,
         [
             ("minilm-l6-v2".into(), "candle".into(), "ready".into()),
-            ("minilm-l6-v2-int8".into(), "onnx".into(), "ready".into())
+            ("minilm-l6-v2-int8".into(), "onnx".into(), "ready".into()),
+            ("minilm-l6-v2-onnx".into(), "onnx".into(), "ready".into())
         ]
     );
 }
@@ -150,14 +113,7 @@ async fn health_says_serving_once_models_are_loaded() {
     for service in ["", "elevatediq.v1.Embeddings"] {
         let mut status = ServingStatus::Unknown;
         for _ in 0..50 {
-            status = health
-                .check(HealthCheckRequest {
-                    service: service.into(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .status();
+            status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner().status();
             if status == ServingStatus::Serving {
                 break;
             }
@@ -178,22 +134,14 @@ async fn reflection_lets_any_client_discover_the_api() {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut answers = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) =
-        answers.message().await.unwrap().unwrap().message_response
+    let mut answers = reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = answers.message().await.unwrap().unwrap().message_response
     else {
         panic!("expected a service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     for expected in ["elevatediq.v1.Embeddings", "grpc.health.v1.Health"] {
-        assert!(
-            names.iter().any(|n| n == expected),
-            "{expected} not in {names:?}"
-        );
+        assert!(names.iter().any(|n| n == expected), "{expected} not in {names:?}");
     }
 }
 
@@ -203,9 +151,6 @@ async fn an_unknown_grpc_service_is_unimplemented() {
     grpc.ready().await.unwrap();
     let path = tonic::codegen::http::uri::PathAndQuery::from_static("/elevatediq.v1.Nothing/Call");
     let codec = tonic_prost::ProstCodec::<ListModelsRequest, ListModelsRequest>::default();
-    let status = grpc
-        .unary(tonic::Request::new(ListModelsRequest {}), path, codec)
-        .await
-        .unwrap_err();
+    let status = grpc.unary(tonic::Request::new(ListModelsRequest {}), path, codec).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 }

@@ -11,32 +11,19 @@ use serde_json::{Value, json};
 
 async fn post(path: &str, body: Value) -> (StatusCode, Value) {
     let server = shared().await;
-    let response = reqwest::Client::new()
-        .post(server.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = reqwest::Client::new().post(server.url(path)).json(&body).send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap())
 }
 
 fn vector(value: &Value) -> Vec<f32> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
+    value.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
 #[tokio::test]
 async fn embeddings_follow_the_openai_schema() {
-    let (status, body) = post(
-        "/v1/embeddings",
-        json!({"input": ["hello world", "Launch day! 🚀"], "model": "minilm-l6-v2"}),
-    )
-    .await;
+    let (status, body) =
+        post("/v1/embeddings", json!({"input": ["hello world", "Launch day! 🚀"], "model": "minilm-l6-v2"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["object"], "list");
     assert_eq!(body["model"], "minilm-l6-v2");
@@ -69,35 +56,24 @@ async fn base64_encoding_carries_the_same_floats() {
     b64_request["encoding_format"] = json!("base64");
     let (status, encoded) = post("/v1/embeddings", b64_request).await;
     assert_eq!(status, 200);
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded["data"][0]["embedding"].as_str().unwrap())
-        .unwrap();
-    let decoded: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(encoded["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    let decoded: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
     assert_eq!(decoded, vector(&floats["data"][0]["embedding"]));
 }
 
 #[tokio::test]
-async fn both_backends_serve_and_agree() {
+async fn every_served_model_answers_and_they_agree() {
     let text = "Our spring collection drops Friday, who's ready? #fashion";
-    let (_, candle) = post(
-        "/v1/embeddings",
-        json!({"input": text, "model": "minilm-l6-v2"}),
-    )
-    .await;
-    let (status, onnx) = post(
-        "/v1/embeddings",
-        json!({"input": text, "model": "minilm-l6-v2-int8"}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let similarity = cosine(
-        &vector(&candle["data"][0]["embedding"]),
-        &vector(&onnx["data"][0]["embedding"]),
-    );
-    assert!(similarity > 0.99, "{similarity}");
+    let (_, candle) = post("/v1/embeddings", json!({"input": text, "model": "minilm-l6-v2"})).await;
+    let candle = vector(&candle["data"][0]["embedding"]);
+    for (model, bound) in [("minilm-l6-v2-onnx", 0.99999), ("minilm-l6-v2-int8", 0.995)] {
+        let (status, answer) = post("/v1/embeddings", json!({"input": text, "model": model})).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["model"], model);
+        let similarity = cosine(&candle, &vector(&answer["data"][0]["embedding"]));
+        assert!(similarity > bound, "{model}: {similarity}");
+    }
 }
 
 #[tokio::test]
@@ -110,21 +86,9 @@ async fn client_mistakes_get_clear_4xx_answers() {
         (json!({"input": too_many}), 422, "at most 2048"),
         (json!({"input": [[101, 102]]}), 422, "token array"),
         (json!({"input": 42}), 422, "string or an array of strings"),
-        (
-            json!({"model": "minilm-l6-v2"}),
-            422,
-            "missing field `input`",
-        ),
-        (
-            json!({"input": "x", "encoding_format": "int8"}),
-            422,
-            "encoding_format",
-        ),
-        (
-            json!({"input": "x", "dimensions": 128}),
-            422,
-            "384 dimensions",
-        ),
+        (json!({"model": "minilm-l6-v2"}), 422, "missing field `input`"),
+        (json!({"input": "x", "encoding_format": "int8"}), 422, "encoding_format"),
+        (json!({"input": "x", "dimensions": 128}), 422, "384 dimensions"),
         (json!({"input": "x", "model": "gpt-5"}), 404, "gpt-5"),
     ];
     for (body, status, needle) in cases {
@@ -141,69 +105,36 @@ async fn malformed_oversized_and_non_json_bodies_are_refused() {
     let server = shared().await;
     let client = reqwest::Client::new();
     let send = |body: Vec<u8>, content_type: &'static str| {
-        client
-            .post(server.url("/v1/embeddings"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
+        client.post(server.url("/v1/embeddings")).header("content-type", content_type).body(body).send()
     };
-    let broken = send(b"{\"input\": [\"unterminated".to_vec(), "application/json")
-        .await
-        .unwrap();
+    let broken = send(b"{\"input\": [\"unterminated".to_vec(), "application/json").await.unwrap();
     assert_eq!(broken.status(), 400);
-    let non_utf8 = send(vec![b'{', 0xff, 0xfe, b'}'], "application/json")
-        .await
-        .unwrap();
+    let non_utf8 = send(vec![b'{', 0xff, 0xfe, b'}'], "application/json").await.unwrap();
     assert_eq!(non_utf8.status(), 400);
-    let not_json = send(b"input=hello".to_vec(), "application/x-www-form-urlencoded")
-        .await
-        .unwrap();
+    let not_json = send(b"input=hello".to_vec(), "application/x-www-form-urlencoded").await.unwrap();
     assert_eq!(not_json.status(), 415);
     let huge = serde_json::to_vec(&json!({"input": "a".repeat(3 * 1024 * 1024)})).unwrap();
     let too_large = send(huge, "application/json").await.unwrap();
     assert_eq!(too_large.status(), 413);
     let body: Value = too_large.json().await.unwrap();
     assert_eq!(body["error"]["code"], "body_too_large");
-    // The server is still healthy afterwards.
-    assert_eq!(
-        client
-            .get(server.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    // The server is still healthy afterwards (on a new connection: after a 413 the server may
+    // close the one whose body it refused to read).
+    assert_eq!(reqwest::get(server.url("/health")).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
 async fn concurrent_requests_batch_together_without_mixing_results() {
-    let texts: Vec<String> = include_str!("../../datasets/tweeteval/sentiment/val_text.txt")
-        .lines()
-        .take(64)
-        .map(String::from)
-        .collect();
-    let (_, sequential) = post(
-        "/v1/embeddings",
-        json!({"input": texts, "model": "minilm-l6-v2"}),
-    )
-    .await;
-    let requests = texts.iter().map(|text| {
-        post(
-            "/v1/embeddings",
-            json!({"input": text, "model": "minilm-l6-v2"}),
-        )
-    });
+    let texts: Vec<String> =
+        include_str!("../../datasets/tweeteval/sentiment/val_text.txt").lines().take(64).map(String::from).collect();
+    let (_, sequential) = post("/v1/embeddings", json!({"input": texts, "model": "minilm-l6-v2"})).await;
+    let requests = texts.iter().map(|text| post("/v1/embeddings", json!({"input": text, "model": "minilm-l6-v2"})));
     let answers = futures::future::join_all(requests).await;
     for (index, (status, answer)) in answers.iter().enumerate() {
         assert_eq!(*status, 200);
         let alone = vector(&answer["data"][0]["embedding"]);
         let together = vector(&sequential["data"][index]["embedding"]);
-        let delta = alone
-            .iter()
-            .zip(&together)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let delta = alone.iter().zip(&together).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(delta < 1e-5, "text {index} differs by {delta}");
     }
 }
@@ -215,20 +146,9 @@ async fn models_health_readiness_metrics_and_openapi() {
     let get = |path: &str| client.get(server.url(path)).send();
 
     let models: Value = get("/v1/models").await.unwrap().json().await.unwrap();
-    let ids: Vec<&str> = models["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["minilm-l6-v2", "minilm-l6-v2-int8"]);
-    assert!(
-        models["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["state"] == "ready" && m["licence"] == "Apache-2.0")
-    );
+    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["minilm-l6-v2", "minilm-l6-v2-int8", "minilm-l6-v2-onnx"]);
+    assert!(models["data"].as_array().unwrap().iter().all(|m| m["state"] == "ready" && m["licence"] == "Apache-2.0"));
     assert_eq!(get("/health").await.unwrap().status(), 200);
     assert_eq!(get("/ready").await.unwrap().status(), 200);
 
@@ -247,17 +167,8 @@ async fn models_health_readiness_metrics_and_openapi() {
     }
 
     let openapi: Value = get("/openapi.json").await.unwrap().json().await.unwrap();
-    for path in [
-        "/v1/embeddings",
-        "/v1/models",
-        "/health",
-        "/ready",
-        "/metrics",
-    ] {
-        assert!(
-            openapi["paths"][path].is_object(),
-            "{path} missing from the OpenAPI document"
-        );
+    for path in ["/v1/embeddings", "/v1/models", "/health", "/ready", "/metrics"] {
+        assert!(openapi["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(openapi["components"]["schemas"]["EmbeddingRequest"].is_object());
 }
@@ -282,12 +193,7 @@ async fn a_full_queue_answers_429_with_retry_after() {
 #[tokio::test]
 async fn missing_model_files_mean_not_ready_and_503_with_the_fix() {
     let empty_cache = tempfile::tempdir().unwrap();
-    let server = start(&[
-        "--models-dir",
-        empty_cache.path().to_str().unwrap(),
-        "--models",
-        "minilm-l6-v2",
-    ]);
+    let server = start(&["--models-dir", empty_cache.path().to_str().unwrap(), "--models", "minilm-l6-v2"]);
     let client = reqwest::Client::new();
     let mut ready = client.get(server.url("/ready")).send().await.unwrap();
     for _ in 0..100 {
@@ -298,19 +204,11 @@ async fn missing_model_files_mean_not_ready_and_503_with_the_fix() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         ready = client.get(server.url("/ready")).send().await.unwrap();
     }
-    let response = client
-        .post(server.url("/v1/embeddings"))
-        .json(&json!({"input": "hi"}))
-        .send()
-        .await
-        .unwrap();
+    let response = client.post(server.url("/v1/embeddings")).json(&json!({"input": "hi"})).send().await.unwrap();
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("eiq models fetch minilm-l6-v2"),
-        "{message}"
-    );
+    assert!(message.contains("eiq models fetch minilm-l6-v2"), "{message}");
     server.shutdown_and_wait();
 }
 
@@ -318,13 +216,9 @@ async fn missing_model_files_mean_not_ready_and_503_with_the_fix() {
 async fn shutdown_drains_requests_already_in_flight() {
     let server = start(&["--models", "minilm-l6-v2"]);
     wait_ready(&server).await;
-    let texts: Vec<String> = (0..512)
-        .map(|i| format!("post number {i} about our product launch and pricing"))
-        .collect();
-    let request = reqwest::Client::new()
-        .post(server.url("/v1/embeddings"))
-        .json(&json!({"input": texts}))
-        .send();
+    let texts: Vec<String> =
+        (0..512).map(|i| format!("post number {i} about our product launch and pricing")).collect();
+    let request = reqwest::Client::new().post(server.url("/v1/embeddings")).json(&json!({"input": texts})).send();
     let in_flight = tokio::spawn(request);
     tokio::time::sleep(Duration::from_millis(100)).await;
     tokio::task::spawn_blocking(move || server.shutdown_and_wait());

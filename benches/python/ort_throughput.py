@@ -5,7 +5,8 @@ Measures end-to-end embeddings per second of the int8 all-MiniLM-L6-v2 ONNX
 model the way a server does it: tokenize (pad to longest in the batch,
 truncate at 256), session.run, attention-mask weighted mean pooling, L2
 normalisation. The Rust numbers are only meaningful next to this one.
-Run through run_ort_bench.sh, which sets up the pinned venv.
+Run through run_ort_bench.sh, which sets up the pinned venv, on an otherwise
+idle machine: a concurrent build or benchmark halves these numbers.
 """
 
 import argparse

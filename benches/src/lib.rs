@@ -5,13 +5,7 @@ use std::time::Duration;
 /// The first `count` tweets of TweetEval's sentiment validation split: real tweet-length text.
 pub fn tweets(count: usize) -> Vec<String> {
     let text = include_str!("../../datasets/tweeteval/sentiment/val_text.txt");
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .cycle()
-        .take(count)
-        .map(String::from)
-        .collect()
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).cycle().take(count).map(String::from).collect()
 }
 
 /// The value below which `fraction` of `sorted` falls (nearest rank).

@@ -16,12 +16,7 @@ impl TokenBatch {
     /// Pads every sequence to the longest one in `texts`.
     pub fn pad<'a>(texts: impl IntoIterator<Item = &'a Tokenized> + Clone) -> Self {
         let size = texts.clone().into_iter().count();
-        let seq_len = texts
-            .clone()
-            .into_iter()
-            .map(Tokenized::len)
-            .max()
-            .unwrap_or(0);
+        let seq_len = texts.clone().into_iter().map(Tokenized::len).max().unwrap_or(0);
         let mut batch = Self {
             size,
             seq_len,
@@ -50,19 +45,10 @@ mod tests {
 
     #[test]
     fn pads_to_the_longest_sequence_with_a_matching_mask() {
-        let a = Tokenized {
-            ids: vec![101, 7, 102],
-            type_ids: vec![0; 3],
-        };
-        let b = Tokenized {
-            ids: vec![101, 102],
-            type_ids: vec![0; 2],
-        };
+        let a = Tokenized { ids: vec![101, 7, 102], type_ids: vec![0; 3] };
+        let b = Tokenized { ids: vec![101, 102], type_ids: vec![0; 2] };
         let batch = TokenBatch::pad([&a, &b]);
-        assert_eq!(
-            (batch.size, batch.seq_len, batch.padded_tokens()),
-            (2, 3, 6)
-        );
+        assert_eq!((batch.size, batch.seq_len, batch.padded_tokens()), (2, 3, 6));
         assert_eq!(batch.ids, [101, 7, 102, 101, 102, 0]);
         assert_eq!(batch.mask, [1, 1, 1, 1, 1, 0]);
     }

@@ -43,55 +43,33 @@ impl Batcher {
     pub fn spawn(model: Arc<EmbeddingModel>, config: BatcherConfig) -> Self {
         let (jobs, receiver) = crossbeam_channel::unbounded();
         let queued = Arc::new(AtomicUsize::new(0));
-        let worker = Worker {
-            model: model.clone(),
-            config: config.clone(),
-            receiver,
-            queued: queued.clone(),
-        };
+        let worker = Worker { model: model.clone(), config: config.clone(), receiver, queued: queued.clone() };
         std::thread::Builder::new()
             .name(format!("eiq-batcher-{}", model.id()))
             .spawn(move || worker.run())
             .expect("the OS refused a thread for the batcher");
-        Self {
-            model_id: model.id().to_string(),
-            jobs,
-            queued,
-            capacity: config.max_queue,
-        }
+        Self { model_id: model.id().to_string(), jobs, queued, capacity: config.max_queue }
     }
 
     /// Queues every text or none, and waits for their vectors in order.
     pub async fn embed(&self, texts: Vec<Tokenized>) -> Result<Vec<Vec<f32>>, InferenceError> {
         let count = texts.len();
-        let reserved = self
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-                (queued + count <= self.capacity).then_some(queued + count)
-            });
+        let reserved = self.queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+            (queued + count <= self.capacity).then_some(queued + count)
+        });
         if reserved.is_err() {
-            return Err(InferenceError::QueueFull {
-                model: self.model_id.clone(),
-                capacity: self.capacity,
-            });
+            return Err(InferenceError::QueueFull { model: self.model_id.clone(), capacity: self.capacity });
         }
-        metrics::gauge!("eiq_queue_texts", "model" => self.model_id.clone())
-            .increment(count as f64);
+        metrics::gauge!("eiq_queue_texts", "model" => self.model_id.clone()).increment(count as f64);
         let mut replies = Vec::with_capacity(count);
         for text in texts {
             let (reply, response) = oneshot::channel();
-            self.jobs
-                .send(Job { text, reply })
-                .map_err(|_| InferenceError::WorkerStopped)?;
+            self.jobs.send(Job { text, reply }).map_err(|_| InferenceError::WorkerStopped)?;
             replies.push(response);
         }
         let mut vectors = Vec::with_capacity(count);
         for response in replies {
-            vectors.push(
-                response
-                    .await
-                    .map_err(|_| InferenceError::WorkerStopped)??,
-            );
+            vectors.push(response.await.map_err(|_| InferenceError::WorkerStopped)??);
         }
         Ok(vectors)
     }
@@ -149,21 +127,15 @@ impl Worker {
     fn compute(&self, batch: Vec<Job>) {
         let taken = batch.len();
         // A caller that gave up (client disconnected) costs no compute.
-        let live: Vec<Job> = batch
-            .into_iter()
-            .filter(|job| !job.reply.is_closed())
-            .collect();
+        let live: Vec<Job> = batch.into_iter().filter(|job| !job.reply.is_closed()).collect();
         let model = self.model.id().to_string();
         if !live.is_empty() {
             let padded = live.len() * live.iter().map(|j| j.text.len()).max().unwrap_or(0);
-            metrics::histogram!("eiq_batch_size", "model" => model.clone())
-                .record(live.len() as f64);
-            metrics::histogram!("eiq_batch_padded_tokens", "model" => model.clone())
-                .record(padded as f64);
+            metrics::histogram!("eiq_batch_size", "model" => model.clone()).record(live.len() as f64);
+            metrics::histogram!("eiq_batch_padded_tokens", "model" => model.clone()).record(padded as f64);
             let started = Instant::now();
             let result = self.model.embed_tokenized(live.iter().map(|job| &job.text));
-            metrics::histogram!("eiq_batch_seconds", "model" => model.clone())
-                .record(started.elapsed().as_secs_f64());
+            metrics::histogram!("eiq_batch_seconds", "model" => model.clone()).record(started.elapsed().as_secs_f64());
             match result {
                 Ok(vectors) => {
                     for (job, vector) in live.into_iter().zip(vectors) {

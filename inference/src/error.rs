@@ -20,10 +20,7 @@ pub enum InferenceError {
     Tokenizer(String),
 
     #[error("{backend} backend: {reason}")]
-    Backend {
-        backend: &'static str,
-        reason: String,
-    },
+    Backend { backend: &'static str, reason: String },
 
     #[error("the model worker stopped (server shutting down)")]
     WorkerStopped,
@@ -31,16 +28,10 @@ pub enum InferenceError {
 
 impl InferenceError {
     pub(crate) fn candle(err: candle_core::Error) -> Self {
-        Self::Backend {
-            backend: "candle",
-            reason: err.to_string(),
-        }
+        Self::Backend { backend: "candle", reason: err.to_string() }
     }
 
     pub(crate) fn onnx(err: impl std::fmt::Display) -> Self {
-        Self::Backend {
-            backend: "onnx",
-            reason: err.to_string(),
-        }
+        Self::Backend { backend: "onnx", reason: err.to_string() }
     }
 }

@@ -3,8 +3,7 @@
 use eiq_models::{Backend, FileRole, Manifest, ResolvedModel};
 
 use crate::{
-    CandleEncoder, Encoder, InferenceError, OnnxEncoder, TextTokenizer, TokenBatch, Tokenized,
-    mean_pool_normalized,
+    CandleEncoder, Encoder, InferenceError, OnnxEncoder, TextTokenizer, TokenBatch, Tokenized, mean_pool_normalized,
 };
 
 pub struct EmbeddingModel {
@@ -22,43 +21,21 @@ impl EmbeddingModel {
             backend: manifest.backend.as_str(),
             reason: format!("model `{}` has no {what}", manifest.id),
         };
-        let spec = manifest
-            .encoder
-            .as_ref()
-            .ok_or_else(|| missing("[encoder] table"))?;
-        let tokenizer_path = resolved
-            .tokenizer
-            .as_deref()
-            .ok_or_else(|| missing("tokenizer"))?;
+        let spec = manifest.encoder.as_ref().ok_or_else(|| missing("[encoder] table"))?;
+        let tokenizer_path = resolved.tokenizer.as_deref().ok_or_else(|| missing("tokenizer"))?;
         let tokenizer = TextTokenizer::from_file(tokenizer_path, spec.max_sequence_length)?;
-        let weights = resolved
-            .path(FileRole::Weights)
-            .ok_or_else(|| missing("weights file"))?;
+        let weights = resolved.path(FileRole::Weights).ok_or_else(|| missing("weights file"))?;
         let encoder: Box<dyn Encoder> = match manifest.backend {
             Backend::Candle => {
-                let config = resolved
-                    .path(FileRole::Config)
-                    .ok_or_else(|| missing("config file"))?;
+                let config = resolved.path(FileRole::Config).ok_or_else(|| missing("config file"))?;
                 Box::new(CandleEncoder::load(&config, &weights)?)
             }
             Backend::Onnx => {
-                let runtime = resolved
-                    .runtime_library
-                    .as_deref()
-                    .ok_or_else(|| missing("runtime library"))?;
-                Box::new(OnnxEncoder::load(
-                    runtime,
-                    &weights,
-                    spec.dimensions,
-                    threads,
-                )?)
+                let runtime = resolved.runtime_library.as_deref().ok_or_else(|| missing("runtime library"))?;
+                Box::new(OnnxEncoder::load(runtime, &weights, spec.dimensions, threads)?)
             }
         };
-        Ok(Self {
-            manifest,
-            tokenizer,
-            encoder,
-        })
+        Ok(Self { manifest, tokenizer, encoder })
     }
 
     pub fn id(&self) -> &str {
@@ -92,10 +69,7 @@ impl EmbeddingModel {
 
     /// Tokenizes and embeds in one batch, without the queue: for the CLI, benchmarks and tests.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, InferenceError> {
-        let tokenized = texts
-            .iter()
-            .map(|t| self.tokenize(t))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tokenized = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
         self.embed_tokenized(&tokenized)
     }
 }

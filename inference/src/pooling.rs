@@ -35,17 +35,8 @@ mod tests {
 
     #[test]
     fn ignores_padding_and_returns_unit_vectors() {
-        let batch = TokenBatch {
-            size: 1,
-            seq_len: 3,
-            ids: vec![1, 2, 0],
-            type_ids: vec![0; 3],
-            mask: vec![1, 1, 0],
-        };
-        let hidden = HiddenStates {
-            hidden_size: 2,
-            values: vec![3.0, 0.0, 1.0, 4.0, 100.0, 100.0],
-        };
+        let batch = TokenBatch { size: 1, seq_len: 3, ids: vec![1, 2, 0], type_ids: vec![0; 3], mask: vec![1, 1, 0] };
+        let hidden = HiddenStates { hidden_size: 2, values: vec![3.0, 0.0, 1.0, 4.0, 100.0, 100.0] };
         let pooled = mean_pool_normalized(&hidden, &batch);
         // mean of (3,0) and (1,4) = (2,2) -> unit (0.7071, 0.7071); the padded (100,100) is ignored.
         assert!((pooled[0][0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);

@@ -52,10 +52,7 @@ const BLOCKING_TOKENIZE_THRESHOLD: usize = 64;
 
 impl ServedModel {
     /// Tokenizes, queues and waits; returns the vectors in input order and the token count.
-    pub async fn embed(
-        self: &Arc<Self>,
-        texts: Vec<String>,
-    ) -> Result<(Vec<Vec<f32>>, usize), InferenceError> {
+    pub async fn embed(self: &Arc<Self>, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, usize), InferenceError> {
         let tokenized = if texts.len() >= BLOCKING_TOKENIZE_THRESHOLD {
             let model = self.model.clone();
             tokio::task::spawn_blocking(move || tokenize_all(&model, &texts))
@@ -69,10 +66,7 @@ impl ServedModel {
     }
 }
 
-fn tokenize_all(
-    model: &EmbeddingModel,
-    texts: &[String],
-) -> Result<Vec<Tokenized>, InferenceError> {
+fn tokenize_all(model: &EmbeddingModel, texts: &[String]) -> Result<Vec<Tokenized>, InferenceError> {
     texts.iter().map(|text| model.tokenize(text)).collect()
 }
 
@@ -91,21 +85,14 @@ pub struct ModelRegistry {
 impl ModelRegistry {
     /// Registers `ids` as loading. Each must be an embedding model of the catalogue, and
     /// `default_model` one of them.
-    pub fn new(
-        catalogue: &Catalogue,
-        ids: &[String],
-        default_model: &str,
-    ) -> Result<Arc<Self>, InferenceError> {
+    pub fn new(catalogue: &Catalogue, ids: &[String], default_model: &str) -> Result<Arc<Self>, InferenceError> {
         let mut slots = BTreeMap::new();
         for id in ids {
             let manifest = catalogue.get(id)?;
             if manifest.task != Task::Embedding {
                 return Err(InferenceError::ModelFailed {
                     model: id.clone(),
-                    reason: format!(
-                        "it is a {} entry, not an embedding model",
-                        manifest.task.as_str()
-                    ),
+                    reason: format!("it is a {} entry, not an embedding model", manifest.task.as_str()),
                 });
             }
             slots.insert(id.clone(), Slot::Loading(manifest.clone()));
@@ -114,20 +101,11 @@ impl ModelRegistry {
             return Err(InferenceError::ModelNotServed(default_model.to_string()));
         }
         let (settled, _) = watch::channel(false);
-        Ok(Arc::new(Self {
-            slots: RwLock::new(slots),
-            default_model: default_model.to_string(),
-            settled,
-        }))
+        Ok(Arc::new(Self { slots: RwLock::new(slots), default_model: default_model.to_string(), settled }))
     }
 
     /// Loads every registered model, one after the other, on a background thread.
-    pub fn spawn_loading(
-        self: &Arc<Self>,
-        catalogue: Catalogue,
-        cache: ModelCache,
-        options: LoadOptions,
-    ) {
+    pub fn spawn_loading(self: &Arc<Self>, catalogue: Catalogue, cache: ModelCache, options: LoadOptions) {
         let registry = self.clone();
         std::thread::Builder::new()
             .name("eiq-model-loader".into())
@@ -168,10 +146,9 @@ impl ModelRegistry {
         match self.read().get(id) {
             Some(Slot::Ready(model)) => Ok(model.clone()),
             Some(Slot::Loading(_)) => Err(InferenceError::ModelLoading(id.to_string())),
-            Some(Slot::Failed(_, reason)) => Err(InferenceError::ModelFailed {
-                model: id.to_string(),
-                reason: reason.clone(),
-            }),
+            Some(Slot::Failed(_, reason)) => {
+                Err(InferenceError::ModelFailed { model: id.to_string(), reason: reason.clone() })
+            }
             None => Err(InferenceError::ModelNotServed(id.to_string())),
         }
     }
@@ -184,27 +161,20 @@ impl ModelRegistry {
         self.read()
             .values()
             .map(|slot| match slot {
-                Slot::Loading(manifest) => ModelStatus {
-                    manifest: manifest.clone(),
-                    state: ModelState::Loading,
-                },
-                Slot::Ready(served) => ModelStatus {
-                    manifest: served.model.manifest().clone(),
-                    state: ModelState::Ready,
-                },
-                Slot::Failed(manifest, reason) => ModelStatus {
-                    manifest: manifest.clone(),
-                    state: ModelState::Failed(reason.clone()),
-                },
+                Slot::Loading(manifest) => ModelStatus { manifest: manifest.clone(), state: ModelState::Loading },
+                Slot::Ready(served) => {
+                    ModelStatus { manifest: served.model.manifest().clone(), state: ModelState::Ready }
+                }
+                Slot::Failed(manifest, reason) => {
+                    ModelStatus { manifest: manifest.clone(), state: ModelState::Failed(reason.clone()) }
+                }
             })
             .collect()
     }
 
     /// Every registered model is ready.
     pub fn is_ready(&self) -> bool {
-        self.read()
-            .values()
-            .all(|slot| matches!(slot, Slot::Ready(_)))
+        self.read().values().all(|slot| matches!(slot, Slot::Ready(_)))
     }
 
     /// Becomes `true` once loading has finished, whether or not every model loaded.
@@ -214,15 +184,6 @@ impl ModelRegistry {
 
     /// Total texts queued across models.
     pub fn queued(&self) -> usize {
-        self.read()
-            .values()
-            .map(|slot| {
-                if let Slot::Ready(m) = slot {
-                    m.batcher.queued()
-                } else {
-                    0
-                }
-            })
-            .sum()
+        self.read().values().map(|slot| if let Slot::Ready(m) = slot { m.batcher.queued() } else { 0 }).sum()
     }
 }

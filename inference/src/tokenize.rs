@@ -31,26 +31,17 @@ impl TextTokenizer {
     /// Loads `tokenizer.json`, truncating at `max_len` tokens. The file's own padding (MiniLM's pads
     /// every text to 128) is switched off: batches are padded to their longest text instead.
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self, InferenceError> {
-        let mut inner = Tokenizer::from_file(path)
-            .map_err(|e| InferenceError::Tokenizer(format!("{}: {e}", path.display())))?;
+        let mut inner =
+            Tokenizer::from_file(path).map_err(|e| InferenceError::Tokenizer(format!("{}: {e}", path.display())))?;
         inner.with_padding(None);
         inner
-            .with_truncation(Some(TruncationParams {
-                max_length: max_len,
-                ..TruncationParams::default()
-            }))
+            .with_truncation(Some(TruncationParams { max_length: max_len, ..TruncationParams::default() }))
             .map_err(|e| InferenceError::Tokenizer(e.to_string()))?;
         Ok(Self { inner })
     }
 
     pub fn tokenize(&self, text: &str) -> Result<Tokenized, InferenceError> {
-        let encoding = self
-            .inner
-            .encode_fast(text, true)
-            .map_err(|e| InferenceError::Tokenizer(e.to_string()))?;
-        Ok(Tokenized {
-            ids: encoding.get_ids().to_vec(),
-            type_ids: encoding.get_type_ids().to_vec(),
-        })
+        let encoding = self.inner.encode_fast(text, true).map_err(|e| InferenceError::Tokenizer(e.to_string()))?;
+        Ok(Tokenized { ids: encoding.get_ids().to_vec(), type_ids: encoding.get_type_ids().to_vec() })
     }
 }

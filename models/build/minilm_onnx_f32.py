@@ -124,7 +124,10 @@ def build(weights_dir):
         g.nodes, "minilm_l6_v2_f32",
         [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"]) for n in INPUTS],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", "sequence", hidden])],
-        initializer=list(g.inits.values()))
+        initializer=list(g.inits.values()),
+        # Shape inference cannot see that the Slice yields `sequence` rows; without this the residual
+        # stream's shape is unknown and ONNX Runtime skips its SkipLayerNormalization fusion.
+        value_info=[helper.make_tensor_value_info(positions, TensorProto.FLOAT, ["sequence", hidden])])
     model = helper.make_model(graph, producer_name=PRODUCER, ir_version=IR_VERSION,
                               opset_imports=[helper.make_opsetid("", OPSET)])
     helper.set_model_props(model, {"source.model.safetensors.sha256":

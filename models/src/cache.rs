@@ -36,10 +36,7 @@ impl ModelCache {
 
     /// `<user cache dir>/eiq/models`, e.g. `~/.cache/eiq/models` on Linux.
     pub fn default_root() -> PathBuf {
-        dirs::cache_dir()
-            .unwrap_or_else(|| PathBuf::from(".cache"))
-            .join("eiq")
-            .join("models")
+        dirs::cache_dir().unwrap_or_else(|| PathBuf::from(".cache")).join("eiq").join("models")
     }
 
     pub fn root(&self) -> &Path {
@@ -49,9 +46,9 @@ impl ModelCache {
     /// Where the model's files live: the cache for registry sources, the folder itself for `dir`.
     pub fn model_dir(&self, manifest: &Manifest) -> PathBuf {
         match &manifest.source {
-            Source::Pip { version, .. } | Source::Npm { version, .. } => {
-                self.root.join(&manifest.id).join(version)
-            }
+            Source::Pip { version, .. } | Source::Npm { version, .. } => self.root.join(&manifest.id).join(version),
+            // Named by the output's pin, so a changed recipe builds into a new folder.
+            Source::Build { .. } => self.root.join(&manifest.id).join(&manifest.files[0].sha256[..16]),
             Source::Dir { path } => PathBuf::from(path),
         }
     }
@@ -70,11 +67,7 @@ impl ModelCache {
     }
 
     /// Verifies `id` and what it borrows, and says where each file is.
-    pub fn resolve(
-        &self,
-        catalogue: &Catalogue,
-        id: &str,
-    ) -> Result<ResolvedModel, CatalogueError> {
+    pub fn resolve(&self, catalogue: &Catalogue, id: &str) -> Result<ResolvedModel, CatalogueError> {
         let manifest = catalogue.get(id)?;
         let dir = self.verify(manifest)?;
         let tokenizer = match &manifest.tokenizer {
@@ -84,11 +77,7 @@ impl ModelCache {
                     Some(other) if other != manifest.id => catalogue.get(other)?,
                     _ => manifest,
                 };
-                let owner_dir = if owner.id == manifest.id {
-                    dir.clone()
-                } else {
-                    self.verify(owner)?
-                };
+                let owner_dir = if owner.id == manifest.id { dir.clone() } else { self.verify(owner)? };
                 Some(owner_dir.join(&reference.file))
             }
         };
@@ -96,21 +85,14 @@ impl ModelCache {
             None => None,
             Some(runtime) => {
                 let runtime = catalogue.get(runtime)?;
-                let library = runtime.file(FileRole::Library).ok_or_else(|| {
-                    CatalogueError::InvalidManifest {
-                        path: runtime.id.clone(),
-                        reason: "a runtime needs a file with role = \"library\"".into(),
-                    }
+                let library = runtime.file(FileRole::Library).ok_or_else(|| CatalogueError::InvalidManifest {
+                    path: runtime.id.clone(),
+                    reason: "a runtime needs a file with role = \"library\"".into(),
                 })?;
                 Some(self.verify(runtime)?.join(&library.path))
             }
         };
-        Ok(ResolvedModel {
-            manifest: manifest.clone(),
-            dir,
-            tokenizer,
-            runtime_library,
-        })
+        Ok(ResolvedModel { manifest: manifest.clone(), dir, tokenizer, runtime_library })
     }
 }
 
@@ -126,8 +108,7 @@ pub(crate) fn verify_files(manifest: &Manifest, dir: &Path) -> Result<(), Catalo
                 fix: fix_hint(manifest, false),
             });
         }
-        let actual = sha256_file(&path)
-            .map_err(CatalogueError::io(format!("hashing {}", path.display())))?;
+        let actual = sha256_file(&path).map_err(CatalogueError::io(format!("hashing {}", path.display())))?;
         if !actual.eq_ignore_ascii_case(&file.sha256) {
             return Err(CatalogueError::Corrupt {
                 model: manifest.id.clone(),
@@ -197,12 +178,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("lib")).unwrap();
         std::fs::write(dir.path().join("lib/empty.so"), b"").unwrap();
         let cache = ModelCache::new(dir.path().join("cache"));
-        assert_eq!(
-            cache
-                .verify(&dir_manifest(dir.path(), EMPTY_SHA256))
-                .unwrap(),
-            dir.path()
-        );
+        assert_eq!(cache.verify(&dir_manifest(dir.path(), EMPTY_SHA256)).unwrap(), dir.path());
     }
 
     #[test]
@@ -212,18 +188,13 @@ mod tests {
         let manifest = dir_manifest(dir.path(), EMPTY_SHA256);
         let missing = cache.verify(&manifest).unwrap_err().to_string();
         assert!(
-            missing.contains("`local`")
-                && missing.contains("lib/empty.so")
-                && missing.contains("is missing"),
+            missing.contains("`local`") && missing.contains("lib/empty.so") && missing.contains("is missing"),
             "{missing}"
         );
 
         std::fs::create_dir(dir.path().join("lib")).unwrap();
         std::fs::write(dir.path().join("lib/empty.so"), b"tampered").unwrap();
         let corrupt = cache.verify(&manifest).unwrap_err().to_string();
-        assert!(
-            corrupt.contains(EMPTY_SHA256) && corrupt.contains("correct the manifest"),
-            "{corrupt}"
-        );
+        assert!(corrupt.contains(EMPTY_SHA256) && corrupt.contains("correct the manifest"), "{corrupt}");
     }
 }

@@ -7,18 +7,10 @@ use crate::{CatalogueError, Manifest};
 
 /// Manifests compiled into the binary, so `eiq` needs no checkout to know its models.
 const BUILTIN: &[(&str, &str)] = &[
-    (
-        "minilm-l6-v2.toml",
-        include_str!("../catalogue/minilm-l6-v2.toml"),
-    ),
-    (
-        "minilm-l6-v2-int8.toml",
-        include_str!("../catalogue/minilm-l6-v2-int8.toml"),
-    ),
-    (
-        "onnxruntime.toml",
-        include_str!("../catalogue/onnxruntime.toml"),
-    ),
+    ("minilm-l6-v2.toml", include_str!("../catalogue/minilm-l6-v2.toml")),
+    ("minilm-l6-v2-int8.toml", include_str!("../catalogue/minilm-l6-v2-int8.toml")),
+    ("minilm-l6-v2-onnx.toml", include_str!("../catalogue/minilm-l6-v2-onnx.toml")),
+    ("onnxruntime.toml", include_str!("../catalogue/onnxruntime.toml")),
 ];
 
 #[derive(Debug, Clone)]
@@ -41,37 +33,38 @@ impl Catalogue {
     /// The built-in catalogue with every `*.toml` of `dir` added; a manifest with a built-in id
     /// replaces it (for example to read the pinned files from a local folder).
     pub fn with_extra_dir(dir: &Path) -> Result<Self, CatalogueError> {
-        let mut catalogue = Self::builtin()?;
-        let entries = std::fs::read_dir(dir)
-            .map_err(CatalogueError::io(format!("reading {}", dir.display())))?;
+        let entries = std::fs::read_dir(dir).map_err(CatalogueError::io(format!("reading {}", dir.display())))?;
         let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         paths.retain(|p| p.extension().is_some_and(|ext| ext == "toml"));
         paths.sort();
-        for path in paths {
-            let text = std::fs::read_to_string(&path)
-                .map_err(CatalogueError::io(format!("reading {}", path.display())))?;
-            let manifest = Manifest::parse(&text, &path.display().to_string())?;
-            if catalogue.manifests.contains_key(&manifest.id) {
-                tracing::info!(id = %manifest.id, path = %path.display(), "manifest overrides the built-in one");
+        let manifests = paths
+            .iter()
+            .map(|path| {
+                let text =
+                    std::fs::read_to_string(path).map_err(CatalogueError::io(format!("reading {}", path.display())))?;
+                Manifest::parse(&text, &path.display().to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::builtin()?.with_manifests(manifests)
+    }
+
+    /// This catalogue with `manifests` added; one with a known id replaces the known one.
+    pub fn with_manifests(mut self, manifests: impl IntoIterator<Item = Manifest>) -> Result<Self, CatalogueError> {
+        for manifest in manifests {
+            if self.manifests.contains_key(&manifest.id) {
+                tracing::info!(id = %manifest.id, "manifest replaces the built-in one");
             }
-            catalogue.manifests.insert(manifest.id.clone(), manifest);
+            self.manifests.insert(manifest.id.clone(), manifest);
         }
-        catalogue.check_references()?;
-        Ok(catalogue)
+        self.check_references()?;
+        Ok(self)
     }
 
     pub fn get(&self, id: &str) -> Result<&Manifest, CatalogueError> {
-        self.manifests
-            .get(id)
-            .ok_or_else(|| CatalogueError::UnknownModel {
-                id: id.to_string(),
-                known: self
-                    .manifests
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        self.manifests.get(id).ok_or_else(|| CatalogueError::UnknownModel {
+            id: id.to_string(),
+            known: self.manifests.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Manifest> {
@@ -117,25 +110,14 @@ mod tests {
     #[test]
     fn builtin_catalogue_parses_and_orders_dependencies_first() {
         let catalogue = Catalogue::builtin().unwrap();
-        let ids: Vec<_> = catalogue
-            .with_dependencies("minilm-l6-v2-int8")
-            .unwrap()
-            .iter()
-            .map(|m| m.id.as_str())
-            .collect();
+        let ids: Vec<_> =
+            catalogue.with_dependencies("minilm-l6-v2-int8").unwrap().iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ids, ["minilm-l6-v2", "onnxruntime", "minilm-l6-v2-int8"]);
     }
 
     #[test]
     fn unknown_model_lists_the_known_ones() {
-        let err = Catalogue::builtin()
-            .unwrap()
-            .get("gpt-9")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("gpt-9") && err.contains("minilm-l6-v2"),
-            "{err}"
-        );
+        let err = Catalogue::builtin().unwrap().get("gpt-9").unwrap_err().to_string();
+        assert!(err.contains("gpt-9") && err.contains("minilm-l6-v2"), "{err}");
     }
 }

@@ -12,32 +12,16 @@ pub enum CatalogueError {
     InvalidManifest { path: String, reason: String },
 
     #[error("model `{model}`: file `{file}` is missing ({path}); {fix}")]
-    MissingFile {
-        model: String,
-        file: String,
-        path: PathBuf,
-        fix: String,
-    },
+    MissingFile { model: String, file: String, path: PathBuf, fix: String },
 
-    #[error(
-        "model `{model}`: file `{file}` has sha256 {actual}, the manifest pins {expected}; {fix}"
-    )]
-    Corrupt {
-        model: String,
-        file: String,
-        expected: String,
-        actual: String,
-        fix: String,
-    },
+    #[error("model `{model}`: file `{file}` has sha256 {actual}, the manifest pins {expected}; {fix}")]
+    Corrupt { model: String, file: String, expected: String, actual: String, fix: String },
 
     #[error("model `{model}`: fetching failed: {reason}")]
     Fetch { model: String, reason: String },
 
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
 }
 
 impl CatalogueError {

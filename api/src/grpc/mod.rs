@@ -23,39 +23,24 @@ pub fn routes(embeddings: EmbeddingService, max_message_bytes: usize) -> Routes 
             .register_encoded_file_descriptor_set(eiq_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_v1 = reflection()
-        .build_v1()
-        .expect("descriptor sets are generated at build time");
-    let reflection_v1alpha = reflection()
-        .build_v1alpha()
-        .expect("descriptor sets are generated at build time");
+    let reflection_v1 = reflection().build_v1().expect("descriptor sets are generated at build time");
+    let reflection_v1alpha = reflection().build_v1alpha().expect("descriptor sets are generated at build time");
 
-    let service = EmbeddingsServer::new(embeddings::GrpcEmbeddings::new(embeddings))
-        .max_decoding_message_size(max_message_bytes);
-    Routes::new(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(service)
+    let service =
+        EmbeddingsServer::new(embeddings::GrpcEmbeddings::new(embeddings)).max_decoding_message_size(max_message_bytes);
+    Routes::new(health).add_service(reflection_v1).add_service(reflection_v1alpha).add_service(service)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).
-async fn report_health(
-    registry: Arc<ModelRegistry>,
-    reporter: tonic_health::server::HealthReporter,
-) {
-    let service =
-        <EmbeddingsServer<embeddings::GrpcEmbeddings> as tonic::server::NamedService>::NAME;
+async fn report_health(registry: Arc<ModelRegistry>, reporter: tonic_health::server::HealthReporter) {
+    let service = <EmbeddingsServer<embeddings::GrpcEmbeddings> as tonic::server::NamedService>::NAME;
     for name in ["", service] {
-        reporter
-            .set_service_status(name, ServingStatus::NotServing)
-            .await;
+        reporter.set_service_status(name, ServingStatus::NotServing).await;
     }
     let mut settled = registry.settled();
     if settled.wait_for(|done| *done).await.is_ok() && registry.is_ready() {
         for name in ["", service] {
-            reporter
-                .set_service_status(name, ServingStatus::Serving)
-                .await;
+            reporter.set_service_status(name, ServingStatus::Serving).await;
         }
     }
 }

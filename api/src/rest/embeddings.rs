@@ -48,9 +48,7 @@ impl<'de> Deserialize<'de> for EmbeddingInput {
                 })
                 .collect::<Result<_, _>>()
                 .map(Self),
-            _ => Err(D::Error::custom(
-                "input must be a string or an array of strings",
-            )),
+            _ => Err(D::Error::custom("input must be a string or an array of strings")),
         }
     }
 }
@@ -114,10 +112,7 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EmbeddingRequest>,
 ) -> Result<Json<EmbeddingResponse>, ApiError> {
-    let embeddings = state
-        .embeddings
-        .embed(request.model.as_deref(), request.input.0)
-        .await?;
+    let embeddings = state.embeddings.embed(request.model.as_deref(), request.input.0).await?;
     if let Some(asked) = request.dimensions {
         let produced = embeddings.vectors.first().map_or(0, Vec::len);
         if asked != produced {
@@ -142,10 +137,7 @@ pub async fn create(
         object: "list".into(),
         data,
         model: embeddings.model,
-        usage: Usage {
-            prompt_tokens: embeddings.prompt_tokens,
-            total_tokens: embeddings.prompt_tokens,
-        },
+        usage: Usage { prompt_tokens: embeddings.prompt_tokens, total_tokens: embeddings.prompt_tokens },
     }))
 }
 

@@ -28,9 +28,7 @@ where
 fn rejection_to_error(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     let message = match status {
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            "request body is larger than the server's limit".to_string()
-        }
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => "request body is larger than the server's limit".to_string(),
         _ => rejection.body_text(),
     };
     ApiError::Rejected { status, message }

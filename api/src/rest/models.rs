@@ -38,11 +38,7 @@ pub struct ModelCard {
 #[utoipa::path(get, path = "/v1/models", tag = "models", responses((status = 200, body = ModelList)))]
 pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
     let data = state.embeddings.models().iter().map(card).collect();
-    Json(ModelList {
-        object: "list".into(),
-        data,
-        default_model: state.embeddings.default_model().to_string(),
-    })
+    Json(ModelList { object: "list".into(), data, default_model: state.embeddings.default_model().to_string() })
 }
 
 fn card(status: &ModelStatus) -> ModelCard {

@@ -8,17 +8,8 @@ use crate::error::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "ElevatedIQ Content Intelligence",
-        description = "Local, private AI over social posts."
-    ),
-    paths(
-        embeddings::create,
-        models::list,
-        health::alive,
-        health::ready,
-        health::metrics
-    ),
+    info(title = "ElevatedIQ Content Intelligence", description = "Local, private AI over social posts."),
+    paths(embeddings::create, models::list, health::alive, health::ready, health::metrics),
     components(schemas(ErrorBody, ErrorDetail))
 )]
 pub struct ApiDoc;

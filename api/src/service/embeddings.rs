@@ -23,10 +23,7 @@ pub struct Embeddings {
 
 impl EmbeddingService {
     pub fn new(registry: Arc<ModelRegistry>, max_inputs: usize) -> Self {
-        Self {
-            registry,
-            max_inputs,
-        }
+        Self { registry, max_inputs }
     }
 
     pub fn registry_arc(&self) -> &Arc<ModelRegistry> {
@@ -34,15 +31,8 @@ impl EmbeddingService {
     }
 
     /// Embeds `inputs` with `model` (the default when `None` or empty).
-    pub async fn embed(
-        &self,
-        model: Option<&str>,
-        inputs: Vec<String>,
-    ) -> Result<Embeddings, ServiceError> {
-        let model = model
-            .filter(|m| !m.is_empty())
-            .unwrap_or(self.registry.default_model())
-            .to_string();
+    pub async fn embed(&self, model: Option<&str>, inputs: Vec<String>) -> Result<Embeddings, ServiceError> {
+        let model = model.filter(|m| !m.is_empty()).unwrap_or(self.registry.default_model()).to_string();
         let started = Instant::now();
         let result = self.embed_with(&model, inputs).await;
         let outcome = match &result {
@@ -62,26 +52,16 @@ impl EmbeddingService {
         result
     }
 
-    async fn embed_with(
-        &self,
-        model: &str,
-        inputs: Vec<String>,
-    ) -> Result<Embeddings, ServiceError> {
+    async fn embed_with(&self, model: &str, inputs: Vec<String>) -> Result<Embeddings, ServiceError> {
         self.validate(&inputs)?;
         let served = self.registry.get(model)?;
         let (vectors, prompt_tokens) = served.embed(inputs).await?;
-        Ok(Embeddings {
-            model: model.to_string(),
-            vectors,
-            prompt_tokens,
-        })
+        Ok(Embeddings { model: model.to_string(), vectors, prompt_tokens })
     }
 
     fn validate(&self, inputs: &[String]) -> Result<(), ServiceError> {
         if inputs.is_empty() {
-            return Err(ServiceError::InvalidInput(
-                "input must hold at least one text".into(),
-            ));
+            return Err(ServiceError::InvalidInput("input must hold at least one text".into()));
         }
         if inputs.len() > self.max_inputs {
             return Err(ServiceError::InvalidInput(format!(
@@ -91,9 +71,7 @@ impl EmbeddingService {
             )));
         }
         if let Some(index) = inputs.iter().position(|text| text.trim().is_empty()) {
-            return Err(ServiceError::InvalidInput(format!(
-                "input[{index}] is empty or only whitespace"
-            )));
+            return Err(ServiceError::InvalidInput(format!("input[{index}] is empty or only whitespace")));
         }
         Ok(())
     }

@@ -31,9 +31,7 @@ impl TestServer {
             let _ = stop.send(());
         }
         if let Some(stopped) = self.stopped.lock().unwrap().take() {
-            stopped
-                .recv_timeout(Duration::from_secs(60))
-                .expect("server stopped within 60 s");
+            stopped.recv_timeout(Duration::from_secs(60)).expect("server stopped within 60 s");
         }
     }
 }
@@ -54,13 +52,7 @@ pub fn ensure_models_fetched() {
         let args = serve_args(&[]);
         let catalogue = Catalogue::builtin().unwrap();
         for id in MODELS {
-            fetch_with_dependencies(
-                &catalogue,
-                &args.catalogue.cache(),
-                id,
-                &FetchOptions::default(),
-            )
-            .unwrap();
+            fetch_with_dependencies(&catalogue, &args.catalogue.cache(), id, &FetchOptions::default()).unwrap();
         }
     });
 }
@@ -86,14 +78,8 @@ pub fn start(extra: &[&str]) -> TestServer {
         });
         let _ = stopped_tx.send(());
     });
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server bound a port");
-    TestServer {
-        addr,
-        stop: Mutex::new(Some(stop)),
-        stopped: Mutex::new(Some(stopped)),
-    }
+    let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("server bound a port");
+    TestServer { addr, stop: Mutex::new(Some(stop)), stopped: Mutex::new(Some(stopped)) }
 }
 
 /// Polls `/ready` until it answers 200.

@@ -14,11 +14,7 @@ use eiq_models::{Catalogue, ModelCache};
 #[derive(Parser)]
 struct Args {
     /// Models to measure.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "minilm-l6-v2-int8,minilm-l6-v2"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = "minilm-l6-v2-int8,minilm-l6-v2")]
     models: Vec<String>,
     #[arg(long, value_delimiter = ',', default_value = "1,8,32,128")]
     batch_sizes: Vec<usize>,
@@ -34,32 +30,16 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let catalogue = Catalogue::builtin()?;
-    let cache = ModelCache::new(
-        args.models_dir
-            .clone()
-            .unwrap_or_else(ModelCache::default_root),
-    );
+    let cache = ModelCache::new(args.models_dir.clone().unwrap_or_else(ModelCache::default_root));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let texts = tweets(args.texts);
-    println!(
-        "{} tweets per pass, {} repeats (median), {threads} threads",
-        texts.len(),
-        args.repeats
-    );
-    println!(
-        "{:<20} {:>6} {:>14} {:>14}",
-        "model", "batch", "embeddings/s", "ms/batch"
-    );
+    println!("{} tweets per pass, {} repeats (median), {threads} threads", texts.len(), args.repeats);
+    println!("{:<20} {:>6} {:>14} {:>14}", "model", "batch", "embeddings/s", "ms/batch");
     for id in &args.models {
-        let resolved = cache
-            .resolve(&catalogue, id)
-            .with_context(|| format!("run `eiq models fetch {id}` first"))?;
+        let resolved = cache.resolve(&catalogue, id).with_context(|| format!("run `eiq models fetch {id}` first"))?;
         let model = EmbeddingModel::load(&resolved, threads)?;
         for &batch in &args.batch_sizes {
-            let chunks: Vec<Vec<&str>> = texts
-                .chunks(batch)
-                .map(|c| c.iter().map(String::as_str).collect())
-                .collect();
+            let chunks: Vec<Vec<&str>> = texts.chunks(batch).map(|c| c.iter().map(String::as_str).collect()).collect();
             model.embed(&chunks[0])?; // warm-up
             let mut rates = Vec::with_capacity(args.repeats);
             for _ in 0..args.repeats {
@@ -70,13 +50,8 @@ fn main() -> anyhow::Result<()> {
                 rates.push(texts.len() as f64 / started.elapsed().as_secs_f64());
             }
             let rate = median(&mut rates);
-            println!(
-                "{id:<20} {batch:>6} {rate:>14.1} {:>14.2}",
-                1000.0 * batch as f64 / rate
-            );
-            println!(
-                "JSON {{\"model\":\"{id}\",\"batch\":{batch},\"embeddings_per_s\":{rate:.1}}}"
-            );
+            println!("{id:<20} {batch:>6} {rate:>14.1} {:>14.2}", 1000.0 * batch as f64 / rate);
+            println!("JSON {{\"model\":\"{id}\",\"batch\":{batch},\"embeddings_per_s\":{rate:.1}}}");
         }
     }
     Ok(())

@@ -31,16 +31,11 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let url = format!("{}/v1/embeddings", args.url.trim_end_matches('/'));
     let body = serde_json::json!({"input": args.text, "model": args.model});
     println!("model {}, {} requests per level", args.model, args.requests);
-    println!(
-        "{:>11} {:>9} {:>9} {:>9} {:>10}",
-        "concurrency", "p50 ms", "p99 ms", "max ms", "req/s"
-    );
+    println!("{:>11} {:>9} {:>9} {:>9} {:>10}", "concurrency", "p50 ms", "p99 ms", "max ms", "req/s");
     for &concurrency in &args.concurrency {
         run(&client, &url, &body, concurrency, args.requests / 10).await?;
         let started = Instant::now();
@@ -48,18 +43,9 @@ async fn main() -> anyhow::Result<()> {
         let elapsed = started.elapsed();
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let (p50, p99, max) = (
-            percentile(&latencies, 0.50),
-            percentile(&latencies, 0.99),
-            percentile(&latencies, 1.0),
-        );
+        let (p50, p99, max) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99), percentile(&latencies, 1.0));
         let rate = latencies.len() as f64 / elapsed.as_secs_f64();
-        println!(
-            "{concurrency:>11} {:>9.2} {:>9.2} {:>9.2} {rate:>10.1}",
-            ms(p50),
-            ms(p99),
-            ms(max)
-        );
+        println!("{concurrency:>11} {:>9.2} {:>9.2} {:>9.2} {rate:>10.1}", ms(p50), ms(p99), ms(max));
         println!(
             "JSON {{\"concurrency\":{concurrency},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"requests_per_s\":{rate:.1}}}",
             ms(p50),

@@ -43,38 +43,21 @@ impl Bert {
     /// Loads from tensors named as in Hugging Face checkpoints, with or without a `bert.` prefix.
     pub fn load(vars: VarBuilder, config: &BertConfig) -> candle_core::Result<Self> {
         if config.hidden_act != "gelu" {
-            candle_core::bail!(
-                "hidden_act `{}` is not supported (only exact `gelu`)",
-                config.hidden_act
-            );
+            candle_core::bail!("hidden_act `{}` is not supported (only exact `gelu`)", config.hidden_act);
         }
         if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!("hidden_size is not a multiple of num_attention_heads");
         }
-        let vars = if vars.contains_tensor("bert.embeddings.word_embeddings.weight") {
-            vars.pp("bert")
-        } else {
-            vars
-        };
+        let vars = if vars.contains_tensor("bert.embeddings.word_embeddings.weight") { vars.pp("bert") } else { vars };
         let embeddings = Embeddings::load(vars.pp("embeddings"), config)?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(vars.pp(format!("encoder.layer.{i}")), config))
             .collect::<candle_core::Result<_>>()?;
-        Ok(Self {
-            embeddings,
-            layers,
-            heads: config.num_attention_heads,
-        })
+        Ok(Self { embeddings, layers, heads: config.num_attention_heads })
     }
 
     /// Last hidden state `[batch, seq, hidden]` for `ids`, `type_ids` and `mask` of `[batch, seq]`.
-    pub fn forward(
-        &self,
-        ids: &Tensor,
-        type_ids: &Tensor,
-        mask: &Tensor,
-        padded: bool,
-    ) -> candle_core::Result<Tensor> {
+    pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor, padded: bool) -> candle_core::Result<Tensor> {
         let (batch, seq) = ids.dims2()?;
         let mut hidden = self.embeddings.forward(ids, type_ids)?;
         // 0 where attended, a huge negative where padded; broadcast over heads and query positions.
@@ -99,17 +82,11 @@ struct Linear {
 
 impl Linear {
     fn from_parts(weight_out_in: Tensor, bias: Tensor) -> candle_core::Result<Self> {
-        Ok(Self {
-            weight: weight_out_in.t()?.contiguous()?,
-            bias,
-        })
+        Ok(Self { weight: weight_out_in.t()?.contiguous()?, bias })
     }
 
     fn load(vars: VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<Self> {
-        Self::from_parts(
-            vars.get((outputs, inputs), "weight")?,
-            vars.get(outputs, "bias")?,
-        )
+        Self::from_parts(vars.get((outputs, inputs), "weight")?, vars.get(outputs, "bias")?)
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -125,11 +102,7 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn load(vars: VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
-        Ok(Self {
-            weight: vars.get(size, "weight")?,
-            bias: vars.get(size, "bias")?,
-            eps: eps as f32,
-        })
+        Ok(Self { weight: vars.get(size, "weight")?, bias: vars.get(size, "bias")?, eps: eps as f32 })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -149,15 +122,8 @@ impl Embeddings {
         let hidden = config.hidden_size;
         Ok(Self {
             words: candle_nn::embedding(config.vocab_size, hidden, vars.pp("word_embeddings"))?,
-            positions: vars.get(
-                (config.max_position_embeddings, hidden),
-                "position_embeddings.weight",
-            )?,
-            token_types: candle_nn::embedding(
-                config.type_vocab_size,
-                hidden,
-                vars.pp("token_type_embeddings"),
-            )?,
+            positions: vars.get((config.max_position_embeddings, hidden), "position_embeddings.weight")?,
+            token_types: candle_nn::embedding(config.type_vocab_size, hidden, vars.pp("token_type_embeddings"))?,
             norm: LayerNorm::load(vars.pp("LayerNorm"), hidden, config.layer_norm_eps)?,
         })
     }
@@ -165,8 +131,7 @@ impl Embeddings {
     fn forward(&self, ids: &Tensor, type_ids: &Tensor) -> candle_core::Result<Tensor> {
         let seq = ids.dim(1)?;
         let positions = self.positions.narrow(0, 0, seq)?;
-        let summed = (self.words.forward(ids)? + self.token_types.forward(type_ids)?)?
-            .broadcast_add(&positions)?;
+        let summed = (self.words.forward(ids)? + self.token_types.forward(type_ids)?)?.broadcast_add(&positions)?;
         self.norm.forward(&summed)
     }
 }
@@ -187,61 +152,37 @@ impl Layer {
         let attention = vars.pp("attention.self");
         let part = |name: &str| -> candle_core::Result<(Tensor, Tensor)> {
             let vars = attention.pp(name);
-            Ok((
-                vars.get((hidden, hidden), "weight")?,
-                vars.get(hidden, "bias")?,
-            ))
+            Ok((vars.get((hidden, hidden), "weight")?, vars.get(hidden, "bias")?))
         };
         let ((qw, qb), (kw, kb), (vw, vb)) = (part("query")?, part("key")?, part("value")?);
-        let qkv = Linear::from_parts(
-            Tensor::cat(&[(qw * scale)?, kw, vw], 0)?,
-            Tensor::cat(&[(qb * scale)?, kb, vb], 0)?,
-        )?;
+        let qkv =
+            Linear::from_parts(Tensor::cat(&[(qw * scale)?, kw, vw], 0)?, Tensor::cat(&[(qb * scale)?, kb, vb], 0)?)?;
         Ok(Self {
             qkv,
             attention_out: Linear::load(vars.pp("attention.output.dense"), hidden, hidden)?,
             attention_norm: LayerNorm::load(vars.pp("attention.output.LayerNorm"), hidden, eps)?,
-            ffn_in: Linear::load(
-                vars.pp("intermediate.dense"),
-                hidden,
-                config.intermediate_size,
-            )?,
+            ffn_in: Linear::load(vars.pp("intermediate.dense"), hidden, config.intermediate_size)?,
             ffn_out: Linear::load(vars.pp("output.dense"), config.intermediate_size, hidden)?,
             ffn_norm: LayerNorm::load(vars.pp("output.LayerNorm"), hidden, eps)?,
         })
     }
 
-    fn forward(
-        &self,
-        x: &Tensor,
-        additive_mask: Option<&Tensor>,
-        heads: usize,
-    ) -> candle_core::Result<Tensor> {
+    fn forward(&self, x: &Tensor, additive_mask: Option<&Tensor>, heads: usize) -> candle_core::Result<Tensor> {
         let (batch, seq, hidden) = x.dims3()?;
         let head_dim = hidden / heads;
         // [batch, seq, 3 * hidden] -> [3, batch, heads, seq, head_dim]
-        let qkv = self
-            .qkv
-            .forward(x)?
-            .reshape((batch, seq, 3, heads, head_dim))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
+        let qkv =
+            self.qkv.forward(x)?.reshape((batch, seq, 3, heads, head_dim))?.permute((2, 0, 3, 1, 4))?.contiguous()?;
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let mut scores = q.matmul(&k.t()?)?;
         if let Some(mask) = additive_mask {
             scores = scores.broadcast_add(mask)?;
         }
         let probabilities = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probabilities
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((batch, seq, hidden))?;
-        let attended = self
-            .attention_norm
-            .forward(&(self.attention_out.forward(&context)? + x)?)?;
+        let context = probabilities.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, hidden))?;
+        let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + x)?)?;
         let expanded = self.ffn_in.forward(&attended)?.gelu_erf()?;
-        self.ffn_norm
-            .forward(&(self.ffn_out.forward(&expanded)? + attended)?)
+        self.ffn_norm.forward(&(self.ffn_out.forward(&expanded)? + attended)?)
     }
 }
 

@@ -18,23 +18,14 @@ pub struct CandleEncoder {
 impl CandleEncoder {
     /// Loads `config.json` and `model.safetensors`.
     pub fn load(config: &Path, weights: &Path) -> Result<Self, InferenceError> {
-        let config_text =
-            std::fs::read_to_string(config).map_err(|e| InferenceError::candle(e.into()))?;
-        let config: BertConfig =
-            serde_json::from_str(&config_text).map_err(|e| InferenceError::Backend {
-                backend: "candle",
-                reason: format!("{}: {e}", config.display()),
-            })?;
+        let config_text = std::fs::read_to_string(config).map_err(|e| InferenceError::candle(e.into()))?;
+        let config: BertConfig = serde_json::from_str(&config_text)
+            .map_err(|e| InferenceError::Backend { backend: "candle", reason: format!("{}: {e}", config.display()) })?;
         let device = Device::Cpu;
         let bytes = std::fs::read(weights).map_err(|e| InferenceError::candle(e.into()))?;
-        let vars = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
-            .map_err(InferenceError::candle)?;
+        let vars = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(InferenceError::candle)?;
         let model = Bert::load(vars, &config).map_err(InferenceError::candle)?;
-        Ok(Self {
-            model,
-            device,
-            hidden_size: config.hidden_size,
-        })
+        Ok(Self { model, device, hidden_size: config.hidden_size })
     }
 }
 
@@ -46,18 +37,9 @@ impl Encoder for CandleEncoder {
         let type_ids = tensor(&batch.type_ids).map_err(InferenceError::candle)?;
         let mask = tensor(&batch.mask).map_err(InferenceError::candle)?;
         let padded = batch.mask.contains(&0);
-        let output = self
-            .model
-            .forward(&ids, &type_ids, &mask, padded)
-            .map_err(InferenceError::candle)?;
-        let values = output
-            .flatten_all()
-            .and_then(|t| t.to_vec1::<f32>())
-            .map_err(InferenceError::candle)?;
-        Ok(HiddenStates {
-            hidden_size: self.hidden_size,
-            values,
-        })
+        let output = self.model.forward(&ids, &type_ids, &mask, padded).map_err(InferenceError::candle)?;
+        let values = output.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(InferenceError::candle)?;
+        Ok(HiddenStates { hidden_size: self.hidden_size, values })
     }
 
     fn name(&self) -> &'static str {

@@ -46,10 +46,7 @@ impl OnnxEncoder {
             .map_err(failed_on(model))?
             .commit_from_file(model)
             .map_err(failed_on(model))?;
-        Ok(Self {
-            session: Mutex::new(session),
-            hidden_size,
-        })
+        Ok(Self { session: Mutex::new(session), hidden_size })
     }
 }
 
@@ -57,18 +54,11 @@ impl Encoder for OnnxEncoder {
     fn forward(&self, batch: &TokenBatch) -> Result<HiddenStates, InferenceError> {
         let shape = [batch.size, batch.seq_len];
         let widen = |values: &[u32]| values.iter().map(|&v| i64::from(v)).collect::<Vec<i64>>();
-        let (ids, mask, type_ids) = (
-            widen(&batch.ids),
-            widen(&batch.mask),
-            widen(&batch.type_ids),
-        );
+        let (ids, mask, type_ids) = (widen(&batch.ids), widen(&batch.mask), widen(&batch.type_ids));
         fn input(shape: [usize; 2], values: &[i64]) -> Result<TensorRef<'_, i64>, InferenceError> {
             TensorRef::from_array_view((shape, values)).map_err(InferenceError::onnx)
         }
-        let mut session = self
-            .session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut session = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let outputs = session
             .run(ort::inputs![
                 "input_ids" => input(shape, &ids)?,
@@ -76,13 +66,8 @@ impl Encoder for OnnxEncoder {
                 "token_type_ids" => input(shape, &type_ids)?,
             ])
             .map_err(InferenceError::onnx)?;
-        let (_, values) = outputs["last_hidden_state"]
-            .try_extract_tensor::<f32>()
-            .map_err(InferenceError::onnx)?;
-        Ok(HiddenStates {
-            hidden_size: self.hidden_size,
-            values: values.to_vec(),
-        })
+        let (_, values) = outputs["last_hidden_state"].try_extract_tensor::<f32>().map_err(InferenceError::onnx)?;
+        Ok(HiddenStates { hidden_size: self.hidden_size, values: values.to_vec() })
     }
 
     fn name(&self) -> &'static str {

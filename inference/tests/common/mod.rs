@@ -10,11 +10,7 @@ use eiq_inference::EmbeddingModel;
 use eiq_models::{Catalogue, FetchOptions, ModelCache, fetch_with_dependencies};
 
 pub fn cache() -> ModelCache {
-    ModelCache::new(
-        std::env::var_os("EIQ_MODELS_DIR")
-            .map(Into::into)
-            .unwrap_or_else(ModelCache::default_root),
-    )
+    ModelCache::new(std::env::var_os("EIQ_MODELS_DIR").map(Into::into).unwrap_or_else(ModelCache::default_root))
 }
 
 /// Loads `id` (fetching it first if needed), once per test process.
@@ -28,8 +24,7 @@ pub fn model(id: &str) -> Arc<EmbeddingModel> {
     let cache = cache();
     fetch_with_dependencies(&catalogue, &cache, id, &FetchOptions::default()).unwrap();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let model =
-        Arc::new(EmbeddingModel::load(&cache.resolve(&catalogue, id).unwrap(), threads).unwrap());
+    let model = Arc::new(EmbeddingModel::load(&cache.resolve(&catalogue, id).unwrap(), threads).unwrap());
     loaded.insert(id.to_string(), model.clone());
     model
 }

@@ -134,7 +134,8 @@ impl Worker {
             metrics::histogram!("eiq_batch_size", "model" => model.clone()).record(live.len() as f64);
             metrics::histogram!("eiq_batch_padded_tokens", "model" => model.clone()).record(padded as f64);
             let started = Instant::now();
-            let result = self.model.embed_tokenized(live.iter().map(|job| &job.text));
+            let texts: Vec<&Tokenized> = live.iter().map(|job| &job.text).collect();
+            let result = self.model.embed_tokenized(&texts);
             metrics::histogram!("eiq_batch_seconds", "model" => model.clone()).record(started.elapsed().as_secs_f64());
             match result {
                 Ok(vectors) => {

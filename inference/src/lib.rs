@@ -12,6 +12,7 @@ mod error;
 mod model;
 mod pooling;
 mod registry;
+mod split;
 mod tokenize;
 
 pub use backend::{CandleEncoder, Encoder, HiddenStates, OnnxEncoder};

@@ -1,7 +1,10 @@
 //! A loaded embedding model: its tokenizer, its backend, and the pooling they share.
 
+use std::collections::HashMap;
+
 use eiq_models::{Backend, FileRole, Manifest, ResolvedModel};
 
+use crate::split::split_by_length;
 use crate::{
     CandleEncoder, Encoder, InferenceError, OnnxEncoder, TextTokenizer, TokenBatch, Tokenized, mean_pool_normalized,
 };
@@ -54,12 +57,39 @@ impl EmbeddingModel {
         self.tokenizer.tokenize(text)
     }
 
-    /// One forward pass over `texts` padded together; one unit vector per text.
-    pub fn embed_tokenized<'a>(
-        &self,
-        texts: impl IntoIterator<Item = &'a Tokenized> + Clone,
-    ) -> Result<Vec<Vec<f32>>, InferenceError> {
-        let batch = TokenBatch::pad(texts);
+    /// One unit vector per text, in input order. Identical texts (one post checked by several
+    /// callers at once) are computed once; the rest are sorted by length and run in as many
+    /// forward passes as keeps padding cheap (see `split.rs`).
+    pub fn embed_tokenized(&self, texts: &[&Tokenized]) -> Result<Vec<Vec<f32>>, InferenceError> {
+        let mut unique: Vec<&Tokenized> = Vec::new();
+        let mut slot_of: HashMap<&Tokenized, usize> = HashMap::new();
+        let slots: Vec<usize> = texts
+            .iter()
+            .map(|&text| {
+                *slot_of.entry(text).or_insert_with(|| {
+                    unique.push(text);
+                    unique.len() - 1
+                })
+            })
+            .collect();
+
+        let mut order: Vec<usize> = (0..unique.len()).collect();
+        order.sort_by_key(|&i| unique[i].len());
+        let lengths: Vec<usize> = order.iter().map(|&i| unique[i].len()).collect();
+        let mut vectors = vec![Vec::new(); unique.len()];
+        for range in split_by_length(&lengths) {
+            let members = &order[range];
+            let batch: Vec<&Tokenized> = members.iter().map(|&i| unique[i]).collect();
+            for (&i, vector) in members.iter().zip(self.embed_padded(&batch)?) {
+                vectors[i] = vector;
+            }
+        }
+        Ok(slots.into_iter().map(|slot| vectors[slot].clone()).collect())
+    }
+
+    /// One forward pass over `texts` padded to the longest of them.
+    pub fn embed_padded(&self, texts: &[&Tokenized]) -> Result<Vec<Vec<f32>>, InferenceError> {
+        let batch = TokenBatch::pad(texts.iter().copied());
         if batch.size == 0 {
             return Ok(Vec::new());
         }
@@ -70,6 +100,6 @@ impl EmbeddingModel {
     /// Tokenizes and embeds in one batch, without the queue: for the CLI, benchmarks and tests.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, InferenceError> {
         let tokenized = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
-        self.embed_tokenized(&tokenized)
+        self.embed_tokenized(&tokenized.iter().collect::<Vec<_>>())
     }
 }

@@ -7,7 +7,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 use crate::InferenceError;
 
 /// One text's tokens, special tokens included, already truncated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tokenized {
     pub ids: Vec<u32>,
     pub type_ids: Vec<u32>,

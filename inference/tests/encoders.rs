@@ -3,6 +3,7 @@
 mod common;
 
 use common::{cosine, model, test_texts};
+use eiq_inference::Tokenized;
 
 /// Lowest cosine between two models' vectors over `texts`, and the text it occurs on.
 fn lowest_cosine<'a>(a: &str, b: &str, texts: &'a [String]) -> (f32, &'a str) {
@@ -40,14 +41,19 @@ fn a_text_alone_and_in_a_padded_batch_give_the_same_vector() {
     let texts = test_texts();
     for id in ["minilm-l6-v2", "minilm-l6-v2-onnx", "minilm-l6-v2-int8"] {
         let model = model(id);
-        // The long last text forces every other text to be padded by hundreds of tokens.
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let batched = model.embed(&refs).unwrap();
+        let tokenized: Vec<Tokenized> = texts.iter().map(|t| model.tokenize(t).unwrap()).collect();
+        let all: Vec<&Tokenized> = tokenized.iter().collect();
+        // One pass: the long last text pads every other text by hundreds of tokens.
+        let padded = model.embed_padded(&all).unwrap();
+        // The serving path: sorted and split by length.
+        let split = model.embed_tokenized(&all).unwrap();
         let mut worst = 0f32;
-        for (text, in_batch) in refs.iter().zip(&batched) {
-            let alone = model.embed(&[text]).unwrap().remove(0);
-            let delta = alone.iter().zip(in_batch).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            worst = worst.max(delta);
+        for (i, text) in all.iter().enumerate() {
+            let alone = model.embed_padded(&[text]).unwrap().remove(0);
+            for other in [&padded[i], &split[i]] {
+                let delta = alone.iter().zip(other).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                worst = worst.max(delta);
+            }
         }
         eprintln!("{id}: largest |alone - batched| = {worst:e}");
         assert!(worst <= 1e-5, "{id}: {worst}");
@@ -74,4 +80,15 @@ fn similar_sentences_are_closer_than_unrelated_ones() {
     let related = cosine(&vectors[0], &vectors[1]);
     let unrelated = cosine(&vectors[0], &vectors[2]);
     assert!(related > 0.7 && unrelated < 0.3, "related {related}, unrelated {unrelated}");
+}
+
+#[test]
+fn repeated_texts_in_one_call_get_identical_vectors_in_order() {
+    let model = model("minilm-l6-v2-int8");
+    let texts = ["same post", "another post", "same post", "a third, longer post about the launch", "same post"];
+    let vectors = model.embed(&texts).unwrap();
+    let alone: Vec<Vec<f32>> = texts.iter().map(|t| model.embed(&[t]).unwrap().remove(0)).collect();
+    assert_eq!(vectors, alone);
+    assert_eq!(vectors[0], vectors[4]);
+    assert_ne!(vectors[0], vectors[1]);
 }

@@ -23,6 +23,10 @@ struct Args {
     texts: usize,
     #[arg(long, default_value_t = 5)]
     repeats: usize,
+    /// One padded forward pass per batch, as the Python baseline does, instead of the serving
+    /// path (identical texts merged, lengths sorted and split).
+    #[arg(long)]
+    single_pass: bool,
     #[arg(long, env = "EIQ_MODELS_DIR")]
     models_dir: Option<std::path::PathBuf>,
 }
@@ -33,19 +37,30 @@ fn main() -> anyhow::Result<()> {
     let cache = ModelCache::new(args.models_dir.clone().unwrap_or_else(ModelCache::default_root));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let texts = tweets(args.texts);
-    println!("{} tweets per pass, {} repeats (median), {threads} threads", texts.len(), args.repeats);
+    let path = if args.single_pass { "one padded pass per batch" } else { "serving path" };
+    println!("{} tweets per pass, {} repeats (median), {threads} threads, {path}", texts.len(), args.repeats);
     println!("{:<20} {:>6} {:>14} {:>14}", "model", "batch", "embeddings/s", "ms/batch");
     for id in &args.models {
         let resolved = cache.resolve(&catalogue, id).with_context(|| format!("run `eiq models fetch {id}` first"))?;
         let model = EmbeddingModel::load(&resolved, threads)?;
         for &batch in &args.batch_sizes {
-            let chunks: Vec<Vec<&str>> = texts.chunks(batch).map(|c| c.iter().map(String::as_str).collect()).collect();
-            model.embed(&chunks[0])?; // warm-up
+            let chunks: Vec<&[String]> = texts.chunks(batch).collect();
+            let embed = |chunk: &[String]| -> anyhow::Result<()> {
+                let tokenized = chunk.iter().map(|t| model.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
+                let refs: Vec<_> = tokenized.iter().collect();
+                if args.single_pass {
+                    model.embed_padded(&refs)?
+                } else {
+                    model.embed_tokenized(&refs)?
+                };
+                Ok(())
+            };
+            embed(chunks[0])?; // warm-up
             let mut rates = Vec::with_capacity(args.repeats);
             for _ in 0..args.repeats {
                 let started = Instant::now();
                 for chunk in &chunks {
-                    model.embed(chunk)?;
+                    embed(chunk)?;
                 }
                 rates.push(texts.len() as f64 / started.elapsed().as_secs_f64());
             }

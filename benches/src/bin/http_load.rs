@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use eiq_benches::percentile;
+use eiq_benches::{percentile, tweets};
 
 #[derive(Parser)]
 struct Args {
@@ -26,6 +26,9 @@ struct Args {
         default_value = "Our new spring collection drops this Friday at 9am! Which colour are you picking first? #fashion #springdrop @eiq"
     )]
     text: String,
+    /// Send a different real tweet with each request instead of `--text`.
+    #[arg(long)]
+    distinct: bool,
 }
 
 #[tokio::main]
@@ -33,13 +36,18 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let url = format!("{}/v1/embeddings", args.url.trim_end_matches('/'));
-    let body = serde_json::json!({"input": args.text, "model": args.model});
-    println!("model {}, {} requests per level", args.model, args.requests);
+    let bodies: Vec<serde_json::Value> = if args.distinct {
+        tweets(args.requests).into_iter().map(|t| serde_json::json!({"input": t, "model": args.model})).collect()
+    } else {
+        vec![serde_json::json!({"input": args.text, "model": args.model})]
+    };
+    let workload = if args.distinct { "a different tweet per request" } else { "the same text every request" };
+    println!("model {}, {} requests per level, {workload}", args.model, args.requests);
     println!("{:>11} {:>9} {:>9} {:>9} {:>10}", "concurrency", "p50 ms", "p99 ms", "max ms", "req/s");
     for &concurrency in &args.concurrency {
-        run(&client, &url, &body, concurrency, args.requests / 10).await?;
+        run(&client, &url, &bodies, concurrency, args.requests / 10).await?;
         let started = Instant::now();
-        let mut latencies = run(&client, &url, &body, concurrency, args.requests).await?;
+        let mut latencies = run(&client, &url, &bodies, concurrency, args.requests).await?;
         let elapsed = started.elapsed();
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -59,18 +67,19 @@ async fn main() -> anyhow::Result<()> {
 async fn run(
     client: &reqwest::Client,
     url: &str,
-    body: &serde_json::Value,
+    bodies: &[serde_json::Value],
     concurrency: usize,
     total: usize,
 ) -> anyhow::Result<Vec<Duration>> {
     let workers = (0..concurrency).map(|worker| {
-        let (client, url, body) = (client.clone(), url.to_string(), body.clone());
+        let (client, url, bodies) = (client.clone(), url.to_string(), bodies.to_vec());
         let share = total / concurrency + usize::from(worker < total % concurrency);
         tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(share);
-            for _ in 0..share {
+            for request in 0..share {
+                let body = &bodies[(request * concurrency + worker) % bodies.len()];
                 let started = Instant::now();
-                let response = client.post(&url).json(&body).send().await?;
+                let response = client.post(&url).json(body).send().await?;
                 anyhow::ensure!(response.status() == 200, "HTTP {}", response.status());
                 response.bytes().await?;
                 latencies.push(started.elapsed());

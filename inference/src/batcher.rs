@@ -73,11 +73,6 @@ impl Batcher {
         }
         Ok(vectors)
     }
-
-    /// Texts queued or being computed right now.
-    pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
-    }
 }
 
 struct Worker {

@@ -181,9 +181,4 @@ impl ModelRegistry {
     pub fn settled(&self) -> watch::Receiver<bool> {
         self.settled.subscribe()
     }
-
-    /// Total texts queued across models.
-    pub fn queued(&self) -> usize {
-        self.read().values().map(|slot| if let Slot::Ready(m) = slot { m.batcher.queued() } else { 0 }).sum()
-    }
 }

@@ -151,24 +151,7 @@ mod tests {
     const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     fn dir_manifest(dir: &Path, sha256: &str) -> Manifest {
-        let text = format!(
-            r#"
-            id = "local"
-            task = "runtime"
-            backend = "onnx"
-            description = "d"
-            licence = "MIT"
-            upstream = "u"
-            [source]
-            kind = "dir"
-            path = "{}"
-            [[files]]
-            path = "lib/empty.so"
-            role = "library"
-            sha256 = "{sha256}"
-            "#,
-            dir.display()
-        );
+        let text = crate::manifest::fixtures::dir_runtime(&dir.display().to_string(), "lib/empty.so", sha256);
         Manifest::parse(&text, "test").unwrap()
     }
 

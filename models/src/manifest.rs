@@ -185,29 +185,42 @@ impl Backend {
     }
 }
 
+/// Manifests for unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    /// A runtime entry read in place from `path`, with one file.
+    pub fn dir_runtime(path: &str, file: &str, sha256: &str) -> String {
+        format!(
+            r#"
+            id = "local"
+            task = "runtime"
+            backend = "onnx"
+            description = "d"
+            licence = "MIT"
+            upstream = "u"
+            [source]
+            kind = "dir"
+            path = "{path}"
+            [[files]]
+            path = "{file}"
+            role = "library"
+            sha256 = "{sha256}"
+            "#
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const VALID: &str = r#"
-        id = "m"
-        task = "runtime"
-        backend = "onnx"
-        description = "d"
-        licence = "MIT"
-        upstream = "u"
-        [source]
-        kind = "dir"
-        path = "/models/m"
-        [[files]]
-        path = "lib.so"
-        role = "library"
-        sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
-    "#;
+    fn valid() -> String {
+        fixtures::dir_runtime("/models/m", "lib.so", &"0".repeat(64))
+    }
 
     #[test]
     fn parses_a_valid_manifest() {
-        let manifest = Manifest::parse(VALID, "test").unwrap();
+        let manifest = Manifest::parse(&valid(), "test").unwrap();
         assert_eq!(manifest.task, Task::Runtime);
         assert_eq!(manifest.source_label(), "dir /models/m");
         assert!(manifest.dependencies().is_empty());
@@ -216,7 +229,7 @@ mod tests {
     #[test]
     fn rejects_paths_that_escape_the_model_folder() {
         for path in ["../etc/passwd", "/abs", "a//b", "a/./b"] {
-            let text = VALID.replace("lib.so", path);
+            let text = valid().replace("lib.so", path);
             let err = Manifest::parse(&text, "test").unwrap_err().to_string();
             assert!(err.contains("must be relative"), "{path}: {err}");
         }
@@ -224,15 +237,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_hashes_and_unknown_fields() {
-        let short = VALID.replace(&"0".repeat(64), "abc");
+        let short = valid().replace(&"0".repeat(64), "abc");
         assert!(Manifest::parse(&short, "t").unwrap_err().to_string().contains("64 hex digits"));
-        let extra = VALID.replace("licence = \"MIT\"", "licence = \"MIT\"\nlicense = \"MIT\"");
+        let extra = valid().replace("licence = \"MIT\"", "licence = \"MIT\"\nlicense = \"MIT\"");
         assert!(Manifest::parse(&extra, "t").unwrap_err().to_string().contains("unknown field"));
     }
 
     #[test]
     fn an_embedding_model_must_say_how_to_tokenize_and_pool() {
-        let text = VALID.replace("task = \"runtime\"", "task = \"embedding\"");
+        let text = valid().replace("task = \"runtime\"", "task = \"embedding\"");
         let err = Manifest::parse(&text, "t").unwrap_err().to_string();
         assert!(err.contains("[encoder]"), "{err}");
     }

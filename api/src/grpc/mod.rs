@@ -13,7 +13,7 @@ use tonic_health::ServingStatus;
 use crate::service::EmbeddingService;
 
 pub fn routes(embeddings: EmbeddingService, max_message_bytes: usize) -> Routes {
-    let registry = Arc::clone(embeddings.registry_arc());
+    let registry = Arc::clone(embeddings.registry());
     let (health_reporter, health) = tonic_health::server::health_reporter();
     tokio::spawn(report_health(registry, health_reporter));
 

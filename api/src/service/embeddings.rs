@@ -26,7 +26,7 @@ impl EmbeddingService {
         Self { registry, max_inputs }
     }
 
-    pub fn registry_arc(&self) -> &Arc<ModelRegistry> {
+    pub fn registry(&self) -> &Arc<ModelRegistry> {
         &self.registry
     }
 

@@ -12,8 +12,6 @@ use eiq::config::{Cli, Command, ServeArgs};
 use eiq_models::{Catalogue, FetchOptions, fetch_with_dependencies};
 use tokio::sync::oneshot;
 
-pub const MODELS: [&str; 2] = ["minilm-l6-v2", "minilm-l6-v2-int8"];
-
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -46,12 +44,13 @@ pub fn serve_args(extra: &[&str]) -> ServeArgs {
     }
 }
 
+/// Fetches every model the default `eiq serve` loads, as `eiq models fetch` would.
 pub fn ensure_models_fetched() {
     static FETCHED: OnceLock<()> = OnceLock::new();
     FETCHED.get_or_init(|| {
         let args = serve_args(&[]);
         let catalogue = Catalogue::builtin().unwrap();
-        for id in MODELS {
+        for id in &args.models {
             fetch_with_dependencies(&catalogue, &args.catalogue.cache(), id, &FetchOptions::default()).unwrap();
         }
     });

@@ -108,7 +108,7 @@ pub struct ServeArgs {
     /// Most texts in one forward pass.
     #[arg(long, env = "EIQ_MAX_BATCH_SIZE", default_value_t = 256)]
     pub max_batch_size: usize,
-    /// How long (microseconds) a batch may wait for more texts before it runs.
+    /// How long (microseconds) a batch may wait for more texts under load (never when idle).
     #[arg(long, env = "EIQ_BATCH_WAIT_US", default_value_t = 1_000)]
     pub batch_wait_us: u64,
     /// Texts queued per model before requests are refused with 429.

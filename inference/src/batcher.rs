@@ -2,9 +2,10 @@
 //!
 //! Texts wait in a bounded queue. One worker thread per model takes the oldest text, then keeps
 //! taking texts until the padded batch would exceed the token budget or the batch size, or the
-//! short wait runs out. Under load the wait never triggers (the queue is already full of work);
-//! when idle, a lone request pays at most the wait. A full queue refuses new work at once
-//! (back-pressure) instead of growing latency without bound.
+//! short wait runs out. The wait applies only under load (the previous batch held more than one
+//! text): then callers just answered are about to send again, and waiting for them keeps batches
+//! large and latency steady; a lone request on an idle server never waits. A full queue refuses
+//! new work at once (back-pressure) instead of growing latency without bound.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +21,7 @@ pub struct BatcherConfig {
     /// Upper bound on padded tokens (batch size × longest text) per forward pass.
     pub max_batch_tokens: usize,
     pub max_batch_size: usize,
-    /// How long the first text of a batch may wait for company.
+    /// How long the first text of a batch may wait for company, when the server is under load.
     pub max_wait: Duration,
     /// Texts queued or in flight before new requests are refused.
     pub max_queue: usize,
@@ -85,6 +86,7 @@ struct Worker {
 impl Worker {
     fn run(self) {
         let mut carried: Option<Job> = None;
+        let mut busy = false;
         loop {
             let first = match carried.take() {
                 Some(job) => job,
@@ -93,15 +95,19 @@ impl Worker {
                     Err(_) => return, // every Batcher handle is gone
                 },
             };
-            let (batch, next) = self.gather(first);
+            // Wait for company only under load (the last batch had company): callers just answered
+            // are about to send again. A lone request on an idle server runs at once.
+            let wait = if busy { self.config.max_wait } else { Duration::ZERO };
+            let (batch, next) = self.gather(first, wait);
+            busy = batch.len() > 1 || next.is_some();
             carried = next;
             self.compute(batch);
         }
     }
 
     /// Grows a batch from `first`; returns it and the job that did not fit, if any.
-    fn gather(&self, first: Job) -> (Vec<Job>, Option<Job>) {
-        let deadline = Instant::now() + self.config.max_wait;
+    fn gather(&self, first: Job, wait: Duration) -> (Vec<Job>, Option<Job>) {
+        let deadline = Instant::now() + wait;
         let mut longest = first.text.len();
         let mut batch = vec![first];
         while batch.len() < self.config.max_batch_size {

@@ -181,7 +181,7 @@ impl Layer {
         let probabilities = candle_nn::ops::softmax_last_dim(&scores)?;
         let context = probabilities.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, hidden))?;
         let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + x)?)?;
-        let expanded = self.ffn_in.forward(&attended)?.gelu_erf()?;
+        let expanded = super::gelu::gelu_erf(&self.ffn_in.forward(&attended)?)?;
         self.ffn_norm.forward(&(self.ffn_out.forward(&expanded)? + attended)?)
     }
 }

@@ -2,6 +2,7 @@
 
 mod bert;
 mod candle;
+mod gelu;
 mod onnx;
 
 pub use self::candle::CandleEncoder;

@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("elevatediq_descriptor.bin"))
+        .codec_path("crate::codec::ClientErrorCodec")
         .compile_protos(&["elevatediq/v1/embeddings.proto"], &["."])?;
     Ok(())
 }

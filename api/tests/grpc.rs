@@ -154,3 +154,24 @@ async fn an_unknown_grpc_service_is_unimplemented() {
     let status = grpc.unary(tonic::Request::new(ListModelsRequest {}), path, codec).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 }
+
+/// `EmbedRequest` on the wire, with `inputs` as raw bytes so a test can send invalid UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawEmbedRequest {
+    #[prost(string, tag = "1")]
+    model: String,
+    #[prost(bytes = "vec", repeated, tag = "2")]
+    inputs: Vec<Vec<u8>>,
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_valid_protobuf_text_is_invalid_argument() {
+    let mut grpc = tonic::client::Grpc::new(channel().await);
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/elevatediq.v1.Embeddings/Embed");
+    let codec = tonic_prost::ProstCodec::<RawEmbedRequest, eiq_proto::v1::EmbedResponse>::default();
+    let request = RawEmbedRequest { model: String::new(), inputs: vec![b"fine".to_vec(), vec![0xff, 0xfe, b'x']] };
+    let status = grpc.unary(tonic::Request::new(request), path, codec).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("UTF-8"), "{}", status.message());
+}

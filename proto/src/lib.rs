@@ -2,8 +2,9 @@
 //!
 //! Kept in its own crate so that servers, clients and benchmarks share one generated copy.
 
-#![allow(clippy::all, missing_docs)]
+pub mod codec;
 
+#[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("elevatediq.v1");
 }

@@ -227,3 +227,35 @@ async fn shutdown_drains_requests_already_in_flight() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["data"].as_array().unwrap().len(), 512);
 }
+
+#[tokio::test]
+async fn a_concurrent_mix_of_good_and_hostile_requests_never_gets_a_5xx() {
+    let server = shared().await;
+    let client = reqwest::Client::new();
+    let url = server.url("/v1/embeddings");
+    let long_text = "🔥".repeat(20_000);
+    let bodies: Vec<(Vec<u8>, &str)> = vec![
+        (serde_json::to_vec(&json!({"input": "a normal post"})).unwrap(), "application/json"),
+        (serde_json::to_vec(&json!({"input": [long_text.clone(), "x"]})).unwrap(), "application/json"),
+        (serde_json::to_vec(&json!({"input": ["\u{0}\u{200b}\u{feff}", "ok"]})).unwrap(), "application/json"),
+        (br#"{"input": "\ud800"}"#.to_vec(), "application/json"),
+        (br#"{"input": {"nested": true}}"#.to_vec(), "application/json"),
+        (vec![0xff; 1024], "application/json"),
+        (b"[]".to_vec(), "application/json"),
+        (b"null".to_vec(), "application/json"),
+        (serde_json::to_vec(&json!({"input": "x", "model": "../../etc/passwd"})).unwrap(), "application/json"),
+        (serde_json::to_vec(&json!({"input": "x", "encoding_format": null})).unwrap(), "application/json"),
+    ];
+    let requests = (0..200).map(|i| {
+        let (body, content_type) = bodies[i % bodies.len()].clone();
+        client.post(&url).header("content-type", content_type).body(body).send()
+    });
+    for (i, response) in futures::future::join_all(requests).await.into_iter().enumerate() {
+        let response = response.unwrap();
+        let status = response.status();
+        assert!(!status.is_server_error(), "request kind {}: {status}", i % bodies.len());
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success() || body["error"]["message"].is_string(), "{body}");
+    }
+    assert_eq!(reqwest::get(server.url("/ready")).await.unwrap().status(), 200);
+}

@@ -1,0 +1,34 @@
+//! The public data the in-house models learn from, loaded the same way every time.
+//!
+//! Two formats: TweetEval's aligned `*_text.txt` / `*_labels.txt` / `mapping.txt` folders, and the
+//! tab-separated SemEval-2017 Task 4A files (`id \t label \t text`, with `\uXXXX` escapes and stray
+//! quotes). Test splits are held out on purpose, so there is no way to ask for one here.
+//! Near-copies matter more than exact ones: [`normalize`] is the key both de-duplication and the
+//! train/validation overlap check use, so a tweet that differs only by a URL, a mention or
+//! punctuation counts as the same tweet.
+
+mod dedup;
+mod error;
+mod normalize;
+mod semeval;
+mod tweeteval;
+
+pub use dedup::{DedupReport, dedup, drop_overlap};
+pub use error::DatasetError;
+pub use normalize::normalize;
+pub use semeval::load_semeval_dir;
+pub use tweeteval::{Split, load_tweeteval};
+
+/// One labelled text; `label` indexes the set's `labels`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub text: String,
+    pub label: usize,
+}
+
+/// Examples with the names of their labels, in label-id order.
+#[derive(Debug, Clone)]
+pub struct LabeledSet {
+    pub labels: Vec<String>,
+    pub examples: Vec<Example>,
+}

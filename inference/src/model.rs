@@ -33,6 +33,12 @@ impl EmbeddingModel {
                 let config = resolved.path(FileRole::Config).ok_or_else(|| missing("config file"))?;
                 Box::new(CandleEncoder::load(&config, &weights)?)
             }
+            Backend::Lexicon => {
+                return Err(InferenceError::Backend {
+                    backend: "lexicon",
+                    reason: format!("`{}` is a word list, not an encoder", manifest.id),
+                });
+            }
             Backend::Onnx => {
                 let runtime = resolved.runtime_library.as_deref().ok_or_else(|| missing("runtime library"))?;
                 Box::new(OnnxEncoder::load(runtime, &weights, spec.dimensions, threads)?)

@@ -10,6 +10,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("minilm-l6-v2.toml", include_str!("../catalogue/minilm-l6-v2.toml")),
     ("minilm-l6-v2-int8.toml", include_str!("../catalogue/minilm-l6-v2-int8.toml")),
     ("minilm-l6-v2-onnx.toml", include_str!("../catalogue/minilm-l6-v2-onnx.toml")),
+    ("profanity-wordlist.toml", include_str!("../catalogue/profanity-wordlist.toml")),
     ("onnxruntime.toml", include_str!("../catalogue/onnxruntime.toml")),
 ];
 

@@ -32,6 +32,8 @@ pub enum Task {
     Embedding,
     /// A shared library an inference backend loads (not a model, but pinned the same way).
     Runtime,
+    /// A word list for lexical detectors.
+    Lexicon,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -39,6 +41,8 @@ pub enum Task {
 pub enum Backend {
     Candle,
     Onnx,
+    /// Plain-text matching, no neural network.
+    Lexicon,
 }
 
 /// Where the files come from.
@@ -97,6 +101,7 @@ pub enum FileRole {
     Tokenizer,
     Pooling,
     Library,
+    Wordlist,
 }
 
 impl Manifest {
@@ -172,6 +177,7 @@ impl Task {
         match self {
             Task::Embedding => "embedding",
             Task::Runtime => "runtime",
+            Task::Lexicon => "lexicon",
         }
     }
 }
@@ -181,6 +187,7 @@ impl Backend {
         match self {
             Backend::Candle => "candle",
             Backend::Onnx => "onnx",
+            Backend::Lexicon => "lexicon",
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Shaped like text-embeddings-inference: [`TextTokenizer`] turns text into token ids, the
 //! [`Batcher`] queues them and forms batches by a token budget and a short wait, and an
 //! [`Encoder`] backend (candle or ONNX Runtime) runs the transformer. Pooling lives outside the
-//! backends so both pool identically. [`ModelRegistry`] owns what is loaded.
+//! backends so both pool identically. [`ModelRegistry`] owns what is loaded. [`Lexicon`] is the
+//! word-list detector that runs beside the models.
 
 mod backend;
 mod batch;

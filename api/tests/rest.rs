@@ -153,7 +153,10 @@ async fn models_health_readiness_metrics_and_openapi() {
     assert_eq!(get("/ready").await.unwrap().status(), 200);
 
     post("/v1/embeddings", json!({"input": "count me"})).await;
+    post("/v1/embeddings", json!({"input": "x", "model": "invented-by-a-client"})).await;
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("invented-by-a-client"), "client-chosen names must not become metric labels");
+    assert!(metrics.contains("eiq_embedding_requests_total{model=\"unknown\",outcome=\"error\"}"));
     for name in [
         "eiq_requests_total",
         "eiq_request_seconds_bucket",

@@ -146,7 +146,10 @@ impl Worker {
                 }
                 Err(err) => {
                     tracing::error!(model = %model, error = %err, "batch failed");
-                    let reason = err.to_string();
+                    let reason = match err {
+                        InferenceError::Backend { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
                     for job in live {
                         let _ = job.reply.send(Err(InferenceError::Backend {
                             backend: self.model.backend(),

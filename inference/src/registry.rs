@@ -153,6 +153,11 @@ impl ModelRegistry {
         }
     }
 
+    /// `id` is one of the models this registry was configured with, whatever its state.
+    pub fn serves(&self, id: &str) -> bool {
+        self.read().contains_key(id)
+    }
+
     pub fn default_model(&self) -> &str {
         &self.default_model
     }

@@ -34,7 +34,7 @@ type ResponseStream = Pin<Box<dyn Stream<Item = Result<EmbedStreamResponse, Stat
 impl Embeddings for GrpcEmbeddings {
     async fn embed(&self, request: Request<EmbedRequest>) -> Result<Response<EmbedResponse>, Status> {
         let request = request.into_inner();
-        let result = self.service.embed(Some(&request.model), request.inputs).await?;
+        let result = self.service.embed(Some(&request.model), request.inputs, None).await?;
         let embeddings = result
             .vectors
             .into_iter()
@@ -93,7 +93,7 @@ impl Embeddings for GrpcEmbeddings {
 async fn embed_item(service: &EmbeddingService, item: EmbedStreamRequest) -> EmbedStreamResponse {
     let deadline = tokio::time::Instant::now() + STREAM_QUEUE_PATIENCE;
     let result = loop {
-        match service.embed(Some(&item.model), vec![item.input.clone()]).await {
+        match service.embed(Some(&item.model), vec![item.input.clone()], None).await {
             // Bulk work waits for room rather than failing: back-pressure, not errors.
             Err(ServiceError::Inference(eiq_inference::InferenceError::QueueFull { .. }))
                 if tokio::time::Instant::now() < deadline =>

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::json::ApiJson;
-use crate::error::{ApiError, ErrorBody, ServiceError};
+use crate::error::{ApiError, ErrorBody};
 
 /// Fields OpenAI defines that this server does not use (`user`) are accepted and ignored.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -112,17 +112,7 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EmbeddingRequest>,
 ) -> Result<Json<EmbeddingResponse>, ApiError> {
-    let embeddings = state.embeddings.embed(request.model.as_deref(), request.input.0).await?;
-    if let Some(asked) = request.dimensions {
-        let produced = embeddings.vectors.first().map_or(0, Vec::len);
-        if asked != produced {
-            return Err(ServiceError::InvalidInput(format!(
-                "dimensions: model `{}` produces {produced} dimensions, not {asked}",
-                embeddings.model
-            ))
-            .into());
-        }
-    }
+    let embeddings = state.embeddings.embed(request.model.as_deref(), request.input.0, request.dimensions).await?;
     let data = embeddings
         .vectors
         .into_iter()

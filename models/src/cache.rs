@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Catalogue, CatalogueError, FileRole, Manifest, Source};
+use crate::{Catalogue, CatalogueError, FileRole, FileSpec, Manifest, Source};
 
 /// A folder holding one sub-folder per fetched model version: `<root>/<id>/<version>/<files>`.
 #[derive(Debug, Clone)]
@@ -70,16 +70,16 @@ impl ModelCache {
     pub fn resolve(&self, catalogue: &Catalogue, id: &str) -> Result<ResolvedModel, CatalogueError> {
         let manifest = catalogue.get(id)?;
         let dir = self.verify(manifest)?;
+        // Of another entry, only the borrowed file is checked: a tokenizer does not need its
+        // owner's weights hashed again.
         let tokenizer = match &manifest.tokenizer {
             None => None,
-            Some(reference) => {
-                let owner = match reference.model.as_deref() {
-                    Some(other) if other != manifest.id => catalogue.get(other)?,
-                    _ => manifest,
-                };
-                let owner_dir = if owner.id == manifest.id { dir.clone() } else { self.verify(owner)? };
-                Some(owner_dir.join(&reference.file))
-            }
+            Some(reference) => match reference.model.as_deref() {
+                Some(owner) if owner != manifest.id => {
+                    Some(self.verify_borrowed(catalogue.get(owner)?, &reference.file)?)
+                }
+                _ => Some(dir.join(&reference.file)),
+            },
         };
         let runtime_library = match &manifest.runtime {
             None => None,
@@ -89,37 +89,49 @@ impl ModelCache {
                     path: runtime.id.clone(),
                     reason: "a runtime needs a file with role = \"library\"".into(),
                 })?;
-                Some(self.verify(runtime)?.join(&library.path))
+                Some(self.verify_borrowed(runtime, &library.path)?)
             }
         };
         Ok(ResolvedModel { manifest: manifest.clone(), dir, tokenizer, runtime_library })
+    }
+
+    /// Verifies the one file `path` of `owner` and returns where it is.
+    fn verify_borrowed(&self, owner: &Manifest, path: &str) -> Result<PathBuf, CatalogueError> {
+        let file = owner.files.iter().find(|f| f.path == path).ok_or_else(|| CatalogueError::InvalidManifest {
+            path: owner.id.clone(),
+            reason: format!("`{path}` is not among its pinned files"),
+        })?;
+        verify_file(owner, file, &self.model_dir(owner))
     }
 }
 
 /// Checks each file under `dir` against the manifest's sha256.
 pub(crate) fn verify_files(manifest: &Manifest, dir: &Path) -> Result<(), CatalogueError> {
-    for file in &manifest.files {
-        let path = dir.join(&file.path);
-        if !path.is_file() {
-            return Err(CatalogueError::MissingFile {
-                model: manifest.id.clone(),
-                file: file.path.clone(),
-                path,
-                fix: fix_hint(manifest, false),
-            });
-        }
-        let actual = sha256_file(&path).map_err(CatalogueError::io(format!("hashing {}", path.display())))?;
-        if !actual.eq_ignore_ascii_case(&file.sha256) {
-            return Err(CatalogueError::Corrupt {
-                model: manifest.id.clone(),
-                file: file.path.clone(),
-                expected: file.sha256.clone(),
-                actual,
-                fix: fix_hint(manifest, true),
-            });
-        }
+    manifest.files.iter().try_for_each(|file| verify_file(manifest, file, dir).map(drop))
+}
+
+/// Checks one file under `dir` against its pin and returns its path.
+fn verify_file(manifest: &Manifest, file: &FileSpec, dir: &Path) -> Result<PathBuf, CatalogueError> {
+    let path = dir.join(&file.path);
+    if !path.is_file() {
+        return Err(CatalogueError::MissingFile {
+            model: manifest.id.clone(),
+            file: file.path.clone(),
+            path,
+            fix: fix_hint(manifest, false),
+        });
     }
-    Ok(())
+    let actual = sha256_file(&path).map_err(CatalogueError::io(format!("hashing {}", path.display())))?;
+    if !actual.eq_ignore_ascii_case(&file.sha256) {
+        return Err(CatalogueError::Corrupt {
+            model: manifest.id.clone(),
+            file: file.path.clone(),
+            expected: file.sha256.clone(),
+            actual,
+            fix: fix_hint(manifest, true),
+        });
+    }
+    Ok(path)
 }
 
 fn fix_hint(manifest: &Manifest, corrupt: bool) -> String {

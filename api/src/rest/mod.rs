@@ -1,5 +1,6 @@
 //! REST: thin axum handlers, one file per resource, all calling the service layer.
 
+mod body_limit;
 mod embeddings;
 mod health;
 mod json;
@@ -30,5 +31,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(max_body_bytes, body_limit::refuse_oversized))
         .with_state(state)
 }

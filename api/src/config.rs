@@ -22,6 +22,8 @@ pub enum Command {
     /// List, fetch and verify the pinned models.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Train the text-intelligence heads (frozen and partly fine-tuned) and write the servable model.
+    Train(TrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +86,48 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Tasks to train: sentiment, emotion, offensive, hate, irony [default: all].
+    pub tasks: Vec<String>,
+    /// The repository's datasets folder.
+    #[arg(long, env = "EIQ_DATASETS_DIR", default_value = "datasets")]
+    pub datasets: PathBuf,
+    /// Where cached encoder states live between runs [default: the user's cache dir, e.g. ~/.cache/eiq/training].
+    #[arg(long, env = "EIQ_TRAINING_CACHE")]
+    pub cache: Option<PathBuf>,
+    /// Output folder for the trained model (encoder top layers, heads, card).
+    #[arg(long, default_value = "models/bundled/tweet-minilm-l6-v1")]
+    pub out: PathBuf,
+    /// Model id written into the card and the manifest.
+    #[arg(long, default_value = "tweet-minilm-l6-v1")]
+    pub model_id: String,
+    /// Catalogue manifest to write, pinning the new files [default: models/catalogue/<model-id>.toml].
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Catalogue encoder to train on (candle backend).
+    #[arg(long, default_value = "minilm-l6-v2")]
+    pub encoder: String,
+    /// Encoder layers to fine-tune (the top ones).
+    #[arg(long, default_value_t = 2)]
+    pub top_layers: usize,
+    /// Only fit logistic-regression heads on the frozen encoder.
+    #[arg(long)]
+    pub frozen_only: bool,
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    pub encoder_learning_rate: f64,
+    #[arg(long, default_value_t = 2e-3)]
+    pub head_learning_rate: f64,
+    #[arg(long, default_value_t = 17)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address for REST and gRPC (one port serves both).
     #[arg(long, env = "EIQ_BIND", default_value = "127.0.0.1:8080")]
@@ -93,9 +137,18 @@ pub struct ServeArgs {
         long,
         env = "EIQ_MODELS",
         value_delimiter = ',',
-        default_value = "minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
+        default_value = "tweet-minilm-l6-v1,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
     )]
     pub models: Vec<String>,
+    /// Classification model behind /v1/analyze, the moderation endpoints and the gate (must be in --models).
+    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1")]
+    pub text_model: String,
+    /// TOML file of named moderation policies (`[policies.<name>]`); `default` is built in.
+    #[arg(long, env = "EIQ_POLICIES")]
+    pub policies: Option<PathBuf>,
+    /// How long (milliseconds) the gate waits for the model before failing closed to `review`.
+    #[arg(long, env = "EIQ_GATE_TIMEOUT_MS", default_value_t = 2_000)]
+    pub gate_timeout_ms: u64,
     /// Model used when a request names none.
     #[arg(long, env = "EIQ_DEFAULT_MODEL", default_value = "minilm-l6-v2")]
     pub default_model: String,

@@ -17,6 +17,10 @@ pub enum ServiceError {
 
     #[error(transparent)]
     Inference(#[from] InferenceError),
+
+    /// A part the request needs is not available (a word list not fetched, a model without heads).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// REST-only failures before a handler runs (body too large, not JSON, wrong shape, no route).
@@ -49,6 +53,9 @@ impl ServiceError {
                 "invalid_input",
                 None,
             ),
+            ServiceError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, "server_error", "unavailable", None)
+            }
             ServiceError::Inference(err) => match err {
                 E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {
                     (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "model_not_found", None)
@@ -100,22 +107,8 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, kind, code, retry_after) = match &self {
-            ApiError::Service(err) => {
-                let c = err.classify();
-                (c.status, c.kind, c.code, c.retry_after_seconds)
-            }
-            ApiError::Rejected { status, .. } => {
-                let code = match *status {
-                    StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-                    StatusCode::NOT_FOUND => "not_found",
-                    StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-                    _ => "invalid_request",
-                };
-                (*status, "invalid_request_error", code, None)
-            }
-        };
+        let c = self.classify();
+        let (status, kind, code, retry_after) = (c.status, c.kind, c.code, c.retry_after_seconds);
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
@@ -127,6 +120,71 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+impl ApiError {
+    fn classify(&self) -> Classification {
+        match self {
+            ApiError::Service(err) => err.classify(),
+            ApiError::Rejected { status, .. } => {
+                let code = match *status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+                    StatusCode::NOT_FOUND => "not_found",
+                    StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    _ => "invalid_request",
+                };
+                let grpc = match *status {
+                    StatusCode::PAYLOAD_TOO_LARGE => tonic::Code::ResourceExhausted,
+                    StatusCode::NOT_FOUND => tonic::Code::NotFound,
+                    StatusCode::METHOD_NOT_ALLOWED => tonic::Code::Unimplemented,
+                    _ => tonic::Code::InvalidArgument,
+                };
+                Classification { status: *status, grpc, kind: "invalid_request_error", code, retry_after_seconds: None }
+            }
+        }
+    }
+}
+
+/// An error rendered in Google's API shape, for the Perspective-compatible endpoint:
+/// `{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT"}}`. Google reports every
+/// client mistake as 400, so 422 becomes 400 here.
+#[derive(Debug)]
+pub struct GoogleApiError(pub ApiError);
+
+impl From<ApiError> for GoogleApiError {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl From<ServiceError> for GoogleApiError {
+    fn from(err: ServiceError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for GoogleApiError {
+    fn into_response(self) -> Response {
+        let c = self.0.classify();
+        let status = if c.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { c.status };
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "request failed");
+        }
+        let grpc_name = format!("{:?}", c.grpc);
+        // tonic names codes in CamelCase; Google's `status` is SCREAMING_SNAKE_CASE.
+        let mut status_name = String::new();
+        for (i, ch) in grpc_name.chars().enumerate() {
+            if ch.is_uppercase() && i > 0 {
+                status_name.push('_');
+            }
+            status_name.push(ch.to_ascii_uppercase());
+        }
+        let body = serde_json::json!({
+            "error": {"code": status.as_u16(), "message": self.0.to_string(), "status": status_name}
+        });
+        (status, Json(body)).into_response()
     }
 }
 

@@ -31,6 +31,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
             };
             print!("{report}");
         }
+        Command::Train(args) => print!("{}", cli::train::run(&args)?),
     }
     Ok(())
 }

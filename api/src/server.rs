@@ -7,14 +7,14 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use eiq_inference::{InferenceError, ModelRegistry};
-use eiq_models::CatalogueError;
+use eiq_inference::{HeadsFile, InferenceError, Lexicon, ModelRegistry};
+use eiq_models::{Catalogue, CatalogueError, FileRole, ModelCache};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
 use crate::error::ApiError;
 use crate::rest::{self, AppState};
-use crate::service::EmbeddingService;
+use crate::service::{AnalysisService, EmbeddingService, GateService, PolicyBook, gate_categories};
 use crate::{grpc, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,8 @@ pub enum ServeError {
     Catalogue(#[from] CatalogueError),
     #[error("configuration: {0}")]
     Config(#[from] InferenceError),
+    #[error("policies: {0}")]
+    Policies(String),
     #[error("binding {address}: {source}")]
     Bind { address: String, source: std::io::Error },
     #[error("serving: {0}")]
@@ -53,15 +55,52 @@ pub async fn serve(
 /// The whole HTTP surface; models start loading as a side effect.
 pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
     let catalogue = args.catalogue.catalogue()?;
+    let cache = args.catalogue.cache();
     let registry = ModelRegistry::new(&catalogue, &args.models, &args.default_model)?;
-    registry.spawn_loading(catalogue, args.catalogue.cache(), args.load_options());
-    let embeddings = EmbeddingService::new(registry, args.max_inputs);
-    let state = AppState { embeddings: embeddings.clone(), metrics: telemetry::prometheus() };
+    if !registry.serves(&args.text_model) {
+        return Err(InferenceError::ModelNotServed(format!(
+            "{} (--text-model must be one of --models)",
+            args.text_model
+        ))
+        .into());
+    }
+    let policies = match &args.policies {
+        None => PolicyBook::builtin(),
+        Some(path) => {
+            let categories = bundled_categories(&catalogue, &args.text_model);
+            PolicyBook::from_file(path, categories.as_deref()).map_err(ServeError::Policies)?
+        }
+    };
+    let profanity = load_profanity(&catalogue, &cache);
+    registry.spawn_loading(catalogue, cache, args.load_options());
+    let embeddings = EmbeddingService::new(registry.clone(), args.max_inputs);
+    let analysis = AnalysisService::new(registry, args.text_model.clone(), profanity, args.max_inputs);
+    let gate = GateService::new(analysis.clone(), policies, std::time::Duration::from_millis(args.gate_timeout_ms));
+    let grpc = grpc::routes(embeddings.clone(), analysis.clone(), gate.clone(), args.max_body_bytes);
+    let state = AppState { embeddings, analysis, gate, metrics: telemetry::prometheus() };
     Ok(rest::router(state, args.max_body_bytes)
-        .merge(grpc::routes(embeddings, args.max_body_bytes).into_axum_router())
+        .merge(grpc.into_axum_router())
         .route_layer(middleware::from_fn(telemetry::track_requests))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found))
+}
+
+/// The profanity word list, or why it is unavailable (requests that need it then get a 503).
+fn load_profanity(catalogue: &Catalogue, cache: &ModelCache) -> Result<Lexicon, String> {
+    const ID: &str = "profanity-wordlist";
+    let resolved = cache.resolve(catalogue, ID).map_err(|e| e.to_string())?;
+    let path = resolved.path(FileRole::Wordlist).ok_or_else(|| format!("`{ID}` lists no word list file"))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    Ok(Lexicon::from_lines(&text))
+}
+
+/// Gate categories of a bundled text model, read from the heads compiled into the binary, so a
+/// policy file naming an unknown category fails at start-up; `None` for other models.
+fn bundled_categories(catalogue: &Catalogue, model: &str) -> Option<Vec<String>> {
+    let manifest = catalogue.get(model).ok()?;
+    let heads = eiq_models::bundled_file(model, &manifest.file(FileRole::Heads)?.path)?;
+    let heads: HeadsFile = serde_json::from_slice(heads).ok()?;
+    Some(gate_categories(heads.heads.iter().map(|h| (h.task.as_str(), h.labels.as_slice()))))
 }
 
 async fn not_found(request: Request) -> Response {

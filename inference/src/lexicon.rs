@@ -42,6 +42,11 @@ impl Lexicon {
             lexicon.longest_entry_words = lexicon.longest_entry_words.max(words);
             lexicon.entries.entry(letters).or_default().push((entry.to_string(), runs, words));
         }
+        // A match reports the plainest spelling of its entry (`fuck`, not `f_u_c_k`).
+        let noise = |entry: &str| entry.chars().filter(|c| !c.is_alphabetic() && !c.is_whitespace()).count();
+        for bucket in lexicon.entries.values_mut() {
+            bucket.sort_by_key(|(entry, ..)| noise(entry));
+        }
         lexicon
     }
 

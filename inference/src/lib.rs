@@ -9,6 +9,7 @@
 mod backend;
 mod batch;
 mod batcher;
+mod classifier;
 mod error;
 mod lexicon;
 mod model;
@@ -17,9 +18,12 @@ mod registry;
 mod split;
 mod tokenize;
 
-pub use backend::{CandleEncoder, Encoder, HiddenStates, OnnxEncoder};
+pub use backend::{
+    Bert, BertConfig, BertLayers, CandleEncoder, Encoder, HiddenStates, OnnxEncoder, load_weights, read_config,
+};
 pub use batch::TokenBatch;
 pub use batcher::{Batcher, BatcherConfig};
+pub use classifier::{Classifier, HeadSpec, HeadsFile, LinearHead, Prediction};
 pub use error::InferenceError;
 pub use lexicon::{Lexicon, LexiconMatch};
 pub use model::EmbeddingModel;

@@ -29,10 +29,18 @@ impl EmbeddingModel {
         let tokenizer = TextTokenizer::from_file(tokenizer_path, spec.max_sequence_length)?;
         let weights = resolved.path(FileRole::Weights).ok_or_else(|| missing("weights file"))?;
         let encoder: Box<dyn Encoder> = match manifest.backend {
-            Backend::Candle => {
-                let config = resolved.path(FileRole::Config).ok_or_else(|| missing("config file"))?;
-                Box::new(CandleEncoder::load(&config, &weights)?)
-            }
+            Backend::Candle => match &resolved.base {
+                // A fine-tune stored as the layers it changed, over its base model's weights.
+                Some(base) => {
+                    let config = base.path(FileRole::Config).ok_or_else(|| missing("base config file"))?;
+                    let base_weights = base.path(FileRole::Weights).ok_or_else(|| missing("base weights"))?;
+                    Box::new(CandleEncoder::load(&config, &base_weights, Some(&weights))?)
+                }
+                None => {
+                    let config = resolved.path(FileRole::Config).ok_or_else(|| missing("config file"))?;
+                    Box::new(CandleEncoder::load(&config, &weights, None)?)
+                }
+            },
             Backend::Lexicon => {
                 return Err(InferenceError::Backend {
                     backend: "lexicon",

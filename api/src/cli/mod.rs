@@ -1,3 +1,4 @@
 //! Commands other than `serve`.
 
 pub mod models;
+pub mod train;

@@ -2,17 +2,24 @@
 //! discover the API. Mounted into the same axum router as REST: one port serves both.
 
 mod embeddings;
+mod text;
 
 use std::sync::Arc;
 
 use eiq_inference::ModelRegistry;
 use eiq_proto::v1::embeddings_server::EmbeddingsServer;
+use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
-use crate::service::EmbeddingService;
+use crate::service::{AnalysisService, EmbeddingService, GateService};
 
-pub fn routes(embeddings: EmbeddingService, max_message_bytes: usize) -> Routes {
+pub fn routes(
+    embeddings: EmbeddingService,
+    analysis: AnalysisService,
+    gate: GateService,
+    max_message_bytes: usize,
+) -> Routes {
     let registry = Arc::clone(embeddings.registry());
     let (health_reporter, health) = tonic_health::server::health_reporter();
     tokio::spawn(report_health(registry, health_reporter));
@@ -28,7 +35,13 @@ pub fn routes(embeddings: EmbeddingService, max_message_bytes: usize) -> Routes 
 
     let service =
         EmbeddingsServer::new(embeddings::GrpcEmbeddings::new(embeddings)).max_decoding_message_size(max_message_bytes);
-    Routes::new(health).add_service(reflection_v1).add_service(reflection_v1alpha).add_service(service)
+    let text =
+        TextIntelligenceServer::new(text::GrpcText::new(analysis, gate)).max_decoding_message_size(max_message_bytes);
+    Routes::new(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(service)
+        .add_service(text)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use base64::Engine;
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::json::ApiJson;
+use super::texts::Texts;
 use crate::error::{ApiError, ErrorBody};
 
 /// Fields OpenAI defines that this server does not use (`user`) are accepted and ignored.
@@ -16,7 +16,7 @@ use crate::error::{ApiError, ErrorBody};
 pub struct EmbeddingRequest {
     /// One text, or an array of up to 2048 texts.
     #[schema(value_type = Object, example = json!(["Launch day! 🚀", "Our new feature is live"]))]
-    pub input: EmbeddingInput,
+    pub input: Texts,
     /// Catalogue id (`GET /v1/models`); the server's default when omitted.
     #[serde(default)]
     pub model: Option<String>,
@@ -25,32 +25,6 @@ pub struct EmbeddingRequest {
     /// If given, must equal the model's dimensions (these models cannot be shortened).
     #[serde(default)]
     pub dimensions: Option<usize>,
-}
-
-/// `input` as OpenAI accepts it for text: a string or an array of strings.
-#[derive(Debug)]
-pub struct EmbeddingInput(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for EmbeddingInput {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde_json::Value;
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(Self(vec![text])),
-            Value::Array(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(index, item)| match item {
-                    Value::String(text) => Ok(text),
-                    Value::Number(_) | Value::Array(_) => Err(D::Error::custom(format!(
-                        "input[{index}] is a token array; send text, this server tokenizes it"
-                    ))),
-                    _ => Err(D::Error::custom(format!("input[{index}] must be a string"))),
-                })
-                .collect::<Result<_, _>>()
-                .map(Self),
-            _ => Err(D::Error::custom("input must be a string or an array of strings")),
-        }
-    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]

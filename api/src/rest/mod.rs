@@ -1,11 +1,16 @@
 //! REST: thin axum handlers, one file per resource, all calling the service layer.
 
+mod analyze;
 mod body_limit;
 mod embeddings;
+mod gate;
 mod health;
 mod json;
 mod models;
+mod moderations;
 mod openapi;
+mod perspective;
+mod texts;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -14,11 +19,13 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use openapi::ApiDoc;
 
-use crate::service::EmbeddingService;
+use crate::service::{AnalysisService, EmbeddingService, GateService};
 
 #[derive(Clone)]
 pub struct AppState {
     pub embeddings: EmbeddingService,
+    pub analysis: AnalysisService,
+    pub gate: GateService,
     pub metrics: PrometheusHandle,
 }
 
@@ -26,6 +33,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(models::list))
+        .route("/v1/analyze", post(analyze::analyze))
+        .route("/v1/moderations", post(moderations::create))
+        .route("/v1alpha1/comments:analyze", post(perspective::analyze))
+        .route("/v1/moderation/gate", post(gate::check))
         .route("/health", get(health::alive))
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))

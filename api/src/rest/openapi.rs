@@ -3,13 +3,23 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{embeddings, health, models};
+use super::{analyze, embeddings, gate, health, models, moderations, perspective};
 use crate::error::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ElevatedIQ Content Intelligence", description = "Local, private AI over social posts."),
-    paths(embeddings::create, models::list, health::alive, health::ready, health::metrics),
+    paths(
+        embeddings::create,
+        models::list,
+        analyze::analyze,
+        moderations::create,
+        perspective::analyze,
+        gate::check,
+        health::alive,
+        health::ready,
+        health::metrics
+    ),
     components(schemas(ErrorBody, ErrorDetail))
 )]
 pub struct ApiDoc;

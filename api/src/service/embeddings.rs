@@ -46,7 +46,7 @@ impl EmbeddingService {
         let outcome = match &result {
             Ok(_) => "ok",
             Err(ServiceError::InvalidInput(_)) => "invalid",
-            Err(ServiceError::Inference(_)) => "error",
+            Err(_) => "error",
         };
         metrics::counter!("eiq_embedding_requests_total", "model" => label.clone(), "outcome" => outcome).increment(1);
         metrics::histogram!("eiq_embedding_request_seconds", "model" => label.clone())
@@ -66,7 +66,7 @@ impl EmbeddingService {
         inputs: Vec<String>,
         dimensions: Option<usize>,
     ) -> Result<Embeddings, ServiceError> {
-        self.validate(&inputs)?;
+        super::analysis::validate_texts(&inputs, self.max_inputs, "input")?;
         let served = self.registry.get(model)?;
         let produced = served.model.manifest().encoder.as_ref().map(|e| e.dimensions);
         if let Some(asked) = dimensions.filter(|&asked| Some(asked) != produced) {
@@ -77,23 +77,6 @@ impl EmbeddingService {
         }
         let (vectors, prompt_tokens) = served.embed(inputs).await?;
         Ok(Embeddings { model: model.to_string(), vectors, prompt_tokens })
-    }
-
-    fn validate(&self, inputs: &[String]) -> Result<(), ServiceError> {
-        if inputs.is_empty() {
-            return Err(ServiceError::InvalidInput("input must hold at least one text".into()));
-        }
-        if inputs.len() > self.max_inputs {
-            return Err(ServiceError::InvalidInput(format!(
-                "input holds {} texts; at most {} are allowed per request",
-                inputs.len(),
-                self.max_inputs
-            )));
-        }
-        if let Some(index) = inputs.iter().position(|text| text.trim().is_empty()) {
-            return Err(ServiceError::InvalidInput(format!("input[{index}] is empty or only whitespace")));
-        }
-        Ok(())
     }
 
     pub fn models(&self) -> Vec<ModelStatus> {

@@ -1,8 +1,9 @@
-//! Latency of single-text `POST /v1/embeddings` requests at fixed concurrency against a running
-//! `eiq serve`: p50, p99 and throughput. Each worker sends its next request when the previous
-//! answers (closed loop), over keep-alive connections.
+//! Latency of single-text requests (one post each) at fixed concurrency against a running
+//! `eiq serve`: p50, p99 and throughput, for embeddings, analysis, moderation or the gate. Each
+//! worker sends its next request when the previous answers (closed loop), over keep-alive
+//! connections.
 //!
-//! `cargo run --release -p eiq-benches --bin http_load -- --url http://127.0.0.1:8080`
+//! `cargo run --release -p eiq-benches --bin http_load -- --url http://127.0.0.1:8080 --endpoint gate`
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,10 @@ use eiq_benches::{percentile, tweets};
 struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// `embeddings` (with `--model`), `analyze`, `moderations` or `gate`.
+    #[arg(long, default_value = "embeddings")]
+    endpoint: String,
+    /// Model for the embeddings endpoint.
     #[arg(long, default_value = "minilm-l6-v2-int8")]
     model: String,
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
@@ -35,14 +40,19 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let url = format!("{}/v1/embeddings", args.url.trim_end_matches('/'));
-    let bodies: Vec<serde_json::Value> = if args.distinct {
-        tweets(args.requests).into_iter().map(|t| serde_json::json!({"input": t, "model": args.model})).collect()
-    } else {
-        vec![serde_json::json!({"input": args.text, "model": args.model})]
+    let (path, body): (&str, fn(&str, &str) -> serde_json::Value) = match args.endpoint.as_str() {
+        "embeddings" => ("/v1/embeddings", |text, model| serde_json::json!({"input": text, "model": model})),
+        "analyze" => ("/v1/analyze", |text, _| serde_json::json!({"inputs": [text]})),
+        "moderations" => ("/v1/moderations", |text, _| serde_json::json!({"input": text})),
+        "gate" => ("/v1/moderation/gate", |text, _| serde_json::json!({"text": text, "platform": "x"})),
+        other => anyhow::bail!("unknown endpoint `{other}`: embeddings, analyze, moderations or gate"),
     };
+    let url = format!("{}{path}", args.url.trim_end_matches('/'));
+    let texts = if args.distinct { tweets(args.requests) } else { vec![args.text.clone()] };
+    let bodies: Vec<serde_json::Value> = texts.iter().map(|t| body(t, &args.model)).collect();
     let workload = if args.distinct { "a different tweet per request" } else { "the same text every request" };
-    println!("model {}, {} requests per level, {workload}", args.model, args.requests);
+    let target = if path == "/v1/embeddings" { format!("{path} model {}", args.model) } else { path.to_string() };
+    println!("{target}, {} requests per level, {workload}", args.requests);
     println!("{:>11} {:>9} {:>9} {:>9} {:>10}", "concurrency", "p50 ms", "p99 ms", "max ms", "req/s");
     for &concurrency in &args.concurrency {
         run(&client, &url, &bodies, concurrency, args.requests / 10).await?;

@@ -35,31 +35,62 @@ fn default_hidden_act() -> String {
 
 pub struct Bert {
     embeddings: Embeddings,
-    layers: Vec<Layer>,
-    heads: usize,
+    layers: BertLayers,
 }
 
 impl Bert {
     /// Loads from tensors named as in Hugging Face checkpoints, with or without a `bert.` prefix.
     pub fn load(vars: VarBuilder, config: &BertConfig) -> candle_core::Result<Self> {
+        Self::load_bottom(vars, config, config.num_hidden_layers)
+    }
+
+    /// The embeddings and only the first `layers` layers: the frozen part of a partly fine-tuned model.
+    pub fn load_bottom(vars: VarBuilder, config: &BertConfig, layers: usize) -> candle_core::Result<Self> {
+        let vars = without_prefix(vars);
+        let embeddings = Embeddings::load(vars.pp("embeddings"), config)?;
+        let layers = BertLayers::load(vars, config, 0..layers.min(config.num_hidden_layers), false)?;
+        Ok(Self { embeddings, layers })
+    }
+
+    /// Hidden state `[batch, seq, hidden]` after the loaded layers, for `ids`, `type_ids` and
+    /// `mask` of `[batch, seq]`.
+    pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor, padded: bool) -> candle_core::Result<Tensor> {
+        let hidden = self.embeddings.forward(ids, type_ids)?;
+        self.layers.forward(&hidden, mask, padded)
+    }
+}
+
+/// A run of consecutive encoder layers. `differentiable` swaps candle's fused softmax and layer
+/// norm (which have no backward pass) for plain ops, for training.
+pub struct BertLayers {
+    layers: Vec<Layer>,
+    heads: usize,
+}
+
+impl BertLayers {
+    pub fn load(
+        vars: VarBuilder,
+        config: &BertConfig,
+        range: std::ops::Range<usize>,
+        differentiable: bool,
+    ) -> candle_core::Result<Self> {
         if config.hidden_act != "gelu" {
             candle_core::bail!("hidden_act `{}` is not supported (only exact `gelu`)", config.hidden_act);
         }
         if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!("hidden_size is not a multiple of num_attention_heads");
         }
-        let vars = if vars.contains_tensor("bert.embeddings.word_embeddings.weight") { vars.pp("bert") } else { vars };
-        let embeddings = Embeddings::load(vars.pp("embeddings"), config)?;
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(vars.pp(format!("encoder.layer.{i}")), config))
+        let vars = without_prefix(vars);
+        let layers = range
+            .map(|i| Layer::load(vars.pp(format!("encoder.layer.{i}")), config, differentiable))
             .collect::<candle_core::Result<_>>()?;
-        Ok(Self { embeddings, layers, heads: config.num_attention_heads })
+        Ok(Self { layers, heads: config.num_attention_heads })
     }
 
-    /// Last hidden state `[batch, seq, hidden]` for `ids`, `type_ids` and `mask` of `[batch, seq]`.
-    pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor, padded: bool) -> candle_core::Result<Tensor> {
-        let (batch, seq) = ids.dims2()?;
-        let mut hidden = self.embeddings.forward(ids, type_ids)?;
+    /// Runs `hidden` `[batch, seq, hidden]` through every layer; `mask` is `[batch, seq]`, 1 for
+    /// real tokens, and is applied only when `padded`.
+    pub fn forward(&self, hidden: &Tensor, mask: &Tensor, padded: bool) -> candle_core::Result<Tensor> {
+        let (batch, seq) = mask.dims2()?;
         // 0 where attended, a huge negative where padded; broadcast over heads and query positions.
         let additive_mask = if padded {
             let keep = mask.to_dtype(DType::F32)?.reshape((batch, 1, 1, seq))?;
@@ -67,11 +98,16 @@ impl Bert {
         } else {
             None
         };
+        let mut hidden = hidden.clone();
         for layer in &self.layers {
             hidden = layer.forward(&hidden, additive_mask.as_ref(), self.heads)?;
         }
         Ok(hidden)
     }
+}
+
+fn without_prefix(vars: VarBuilder) -> VarBuilder {
+    if vars.contains_tensor("bert.embeddings.word_embeddings.weight") { vars.pp("bert") } else { vars }
 }
 
 /// `x · W + b` with `W` stored `[in, out]`.
@@ -98,15 +134,21 @@ struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f32,
+    differentiable: bool,
 }
 
 impl LayerNorm {
-    fn load(vars: VarBuilder, size: usize, eps: f64) -> candle_core::Result<Self> {
-        Ok(Self { weight: vars.get(size, "weight")?, bias: vars.get(size, "bias")?, eps: eps as f32 })
+    fn load(vars: VarBuilder, size: usize, eps: f64, differentiable: bool) -> candle_core::Result<Self> {
+        let (weight, bias) = (vars.get(size, "weight")?, vars.get(size, "bias")?);
+        Ok(Self { weight, bias, eps: eps as f32, differentiable })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+        if self.differentiable {
+            candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps)
+        } else {
+            candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+        }
     }
 }
 
@@ -124,7 +166,7 @@ impl Embeddings {
             words: candle_nn::embedding(config.vocab_size, hidden, vars.pp("word_embeddings"))?,
             positions: vars.get((config.max_position_embeddings, hidden), "position_embeddings.weight")?,
             token_types: candle_nn::embedding(config.type_vocab_size, hidden, vars.pp("token_type_embeddings"))?,
-            norm: LayerNorm::load(vars.pp("LayerNorm"), hidden, config.layer_norm_eps)?,
+            norm: LayerNorm::load(vars.pp("LayerNorm"), hidden, config.layer_norm_eps, false)?,
         })
     }
 
@@ -143,10 +185,11 @@ struct Layer {
     ffn_in: Linear,
     ffn_out: Linear,
     ffn_norm: LayerNorm,
+    differentiable: bool,
 }
 
 impl Layer {
-    fn load(vars: VarBuilder, config: &BertConfig) -> candle_core::Result<Self> {
+    fn load(vars: VarBuilder, config: &BertConfig, differentiable: bool) -> candle_core::Result<Self> {
         let (hidden, eps) = (config.hidden_size, config.layer_norm_eps);
         let scale = 1.0 / ((hidden / config.num_attention_heads) as f64).sqrt();
         let attention = vars.pp("attention.self");
@@ -160,10 +203,11 @@ impl Layer {
         Ok(Self {
             qkv,
             attention_out: Linear::load(vars.pp("attention.output.dense"), hidden, hidden)?,
-            attention_norm: LayerNorm::load(vars.pp("attention.output.LayerNorm"), hidden, eps)?,
+            attention_norm: LayerNorm::load(vars.pp("attention.output.LayerNorm"), hidden, eps, differentiable)?,
             ffn_in: Linear::load(vars.pp("intermediate.dense"), hidden, config.intermediate_size)?,
             ffn_out: Linear::load(vars.pp("output.dense"), config.intermediate_size, hidden)?,
-            ffn_norm: LayerNorm::load(vars.pp("output.LayerNorm"), hidden, eps)?,
+            ffn_norm: LayerNorm::load(vars.pp("output.LayerNorm"), hidden, eps, differentiable)?,
+            differentiable,
         })
     }
 
@@ -178,7 +222,11 @@ impl Layer {
         if let Some(mask) = additive_mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let probabilities = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probabilities = if self.differentiable {
+            candle_nn::ops::softmax(&scores, candle_core::D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
         let context = probabilities.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, hidden))?;
         let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + x)?)?;
         let expanded = super::gelu::gelu_erf(&self.ffn_in.forward(&attended)?)?;
@@ -190,6 +238,60 @@ impl Layer {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    fn tiny_config() -> BertConfig {
+        serde_json::from_str(
+            r#"{"vocab_size": 16, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+                "intermediate_size": 16, "max_position_embeddings": 8, "type_vocab_size": 2}"#,
+        )
+        .unwrap()
+    }
+
+    /// Random weights named as in a checkpoint, so both modes load the same model.
+    fn random_weights(config: &BertConfig) -> std::collections::HashMap<String, Tensor> {
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let mut shapes: Vec<(String, Vec<usize>)> = Vec::new();
+        for layer in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{layer}");
+            for name in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"]
+            {
+                shapes.push((format!("{p}.{name}.weight"), vec![h, h]));
+                shapes.push((format!("{p}.{name}.bias"), vec![h]));
+            }
+            shapes.push((format!("{p}.intermediate.dense.weight"), vec![i, h]));
+            shapes.push((format!("{p}.intermediate.dense.bias"), vec![i]));
+            shapes.push((format!("{p}.output.dense.weight"), vec![h, i]));
+            shapes.push((format!("{p}.output.dense.bias"), vec![h]));
+            for norm in ["attention.output.LayerNorm", "output.LayerNorm"] {
+                shapes.push((format!("{p}.{norm}.weight"), vec![h]));
+                shapes.push((format!("{p}.{norm}.bias"), vec![h]));
+            }
+        }
+        shapes.into_iter().map(|(name, shape)| (name, Tensor::randn(0f32, 0.3, shape, &Device::Cpu).unwrap())).collect()
+    }
+
+    #[test]
+    fn training_ops_compute_what_inference_ops_compute_and_carry_gradients() {
+        let config = tiny_config();
+        let weights = random_weights(&config);
+        let load = |differentiable| {
+            let vars = VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
+            BertLayers::load(vars, &config, 0..2, differentiable).unwrap()
+        };
+        let hidden = Tensor::randn(0f32, 1.0, (2, 5, 8), &Device::Cpu).unwrap();
+        let mask = Tensor::new(&[[1u32, 1, 1, 1, 1], [1, 1, 1, 0, 0]], &Device::Cpu).unwrap();
+        let fused = load(false).forward(&hidden, &mask, true).unwrap();
+        let plain = load(true).forward(&hidden, &mask, true).unwrap();
+        let delta = (fused - &plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(delta < 1e-4, "training and inference forward passes differ by {delta}");
+
+        // Gradients reach the input through every op of a layer.
+        let input = candle_core::Var::from_tensor(&hidden).unwrap();
+        let output = load(true).forward(input.as_tensor(), &mask, true).unwrap();
+        let grads = output.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        let gradient = grads.get(input.as_tensor()).expect("a gradient for the input");
+        assert!(gradient.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+    }
 
     #[test]
     fn config_rejects_activations_it_does_not_implement() {

@@ -1,5 +1,7 @@
-//! BERT-family encoders in f32 on the CPU with candle, from upstream safetensors.
+//! BERT-family encoders in f32 on the CPU with candle, from upstream safetensors, optionally
+//! with some layers replaced by fine-tuned ones (an overlay: a few MB instead of a whole model).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -16,17 +18,61 @@ pub struct CandleEncoder {
 }
 
 impl CandleEncoder {
-    /// Loads `config.json` and `model.safetensors`.
-    pub fn load(config: &Path, weights: &Path) -> Result<Self, InferenceError> {
-        let config_text = std::fs::read_to_string(config).map_err(|e| InferenceError::candle(e.into()))?;
-        let config: BertConfig = serde_json::from_str(&config_text)
-            .map_err(|e| InferenceError::Backend { backend: "candle", reason: format!("{}: {e}", config.display()) })?;
+    /// Loads `config.json` and `model.safetensors`, with the tensors of `overlay` replacing
+    /// their namesakes.
+    pub fn load(config: &Path, weights: &Path, overlay: Option<&Path>) -> Result<Self, InferenceError> {
+        let config = read_config(config)?;
         let device = Device::Cpu;
-        let bytes = std::fs::read(weights).map_err(|e| InferenceError::candle(e.into()))?;
-        let vars = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(InferenceError::candle)?;
+        let tensors = load_weights(weights, overlay)?;
+        let vars = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = Bert::load(vars, &config).map_err(InferenceError::candle)?;
         Ok(Self { model, device, hidden_size: config.hidden_size })
     }
+}
+
+pub fn read_config(path: &Path) -> Result<BertConfig, InferenceError> {
+    let text = std::fs::read_to_string(path).map_err(|e| InferenceError::candle(e.into()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| InferenceError::Backend { backend: "candle", reason: format!("{}: {e}", path.display()) })
+}
+
+/// Every tensor of `weights` in f32, those of `overlay` replacing their namesakes. An overlay
+/// tensor with no namesake, or of another shape, is an error: it would otherwise be ignored.
+pub fn load_weights(weights: &Path, overlay: Option<&Path>) -> Result<HashMap<String, Tensor>, InferenceError> {
+    let device = Device::Cpu;
+    let read = |path: &Path| -> Result<HashMap<String, Tensor>, InferenceError> {
+        let tensors = candle_core::safetensors::load(path, &device).map_err(InferenceError::candle)?;
+        tensors
+            .into_iter()
+            .map(|(name, t)| Ok((name, t.to_dtype(DType::F32).map_err(InferenceError::candle)?)))
+            .collect()
+    };
+    let mut tensors = read(weights)?;
+    if let Some(overlay) = overlay {
+        for (name, tensor) in read(overlay)? {
+            let base = tensors.get(&name).or_else(|| tensors.get(&format!("bert.{name}")));
+            let Some(base) = base else {
+                return Err(InferenceError::Backend {
+                    backend: "candle",
+                    reason: format!("{}: `{name}` is not a tensor of the base model", overlay.display()),
+                });
+            };
+            if base.shape() != tensor.shape() {
+                return Err(InferenceError::Backend {
+                    backend: "candle",
+                    reason: format!(
+                        "{}: `{name}` is {:?}, the base model's is {:?}",
+                        overlay.display(),
+                        tensor.shape(),
+                        base.shape()
+                    ),
+                });
+            }
+            let key = if tensors.contains_key(&name) { name } else { format!("bert.{name}") };
+            tensors.insert(key, tensor);
+        }
+    }
+    Ok(tensors)
 }
 
 impl Encoder for CandleEncoder {

@@ -1,11 +1,12 @@
 //! The one seam between the core and a runtime: a padded batch in, last hidden states out.
 
-mod bert;
+pub(crate) mod bert;
 mod candle;
 mod gelu;
 mod onnx;
 
-pub use self::candle::CandleEncoder;
+pub use self::bert::{Bert, BertConfig, BertLayers};
+pub use self::candle::{CandleEncoder, load_weights, read_config};
 pub use self::onnx::OnnxEncoder;
 
 use crate::{InferenceError, TokenBatch};

@@ -1,0 +1,245 @@
+//! Text intelligence: every head of the classification model from one encoder pass per text,
+//! plus the lexical profanity detector, with spans for what it found.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use eiq_inference::{Classifier, HeadSpec, Lexicon, LexiconMatch, ModelRegistry};
+
+use crate::error::ServiceError;
+
+#[derive(Clone)]
+pub struct AnalysisService {
+    registry: Arc<ModelRegistry>,
+    model: String,
+    profanity: Arc<Result<Lexicon, String>>,
+    max_inputs: usize,
+}
+
+/// One task's answer for one text.
+#[derive(Debug, Clone)]
+pub struct TaskScores {
+    pub task: String,
+    pub label: String,
+    /// `(label, probability)` in the head's label order.
+    pub scores: Vec<(String, f32)>,
+}
+
+impl TaskScores {
+    /// The probability of `label`, 0 if the head has no such label.
+    pub fn score(&self, label: &str) -> f32 {
+        self.scores.iter().find(|(l, _)| l == label).map_or(0.0, |(_, p)| *p)
+    }
+}
+
+/// A lexical match: which list, which entry, and where (Unicode code points, end exclusive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub category: &'static str,
+    pub entry: String,
+    pub start: usize,
+    pub end: usize,
+    /// The matched text as written.
+    pub text: String,
+    /// Byte offsets, for converting to other units.
+    pub bytes: std::ops::Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TextAnalysis {
+    pub tasks: Vec<TaskScores>,
+    pub spans: Vec<Span>,
+}
+
+/// Where a head came from, for answers that explain themselves.
+#[derive(Debug, Clone)]
+pub struct HeadInfo {
+    pub task: String,
+    pub labels: Vec<String>,
+    pub method: String,
+    pub metric: String,
+    pub validation: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub model: String,
+    /// First 12 hex digits of the model's weights sha256: changes whenever it is retrained.
+    pub model_version: String,
+    pub heads: Vec<HeadInfo>,
+    pub results: Vec<TextAnalysis>,
+}
+
+impl AnalysisService {
+    pub fn new(
+        registry: Arc<ModelRegistry>,
+        model: String,
+        profanity: Result<Lexicon, String>,
+        max_inputs: usize,
+    ) -> Self {
+        Self { registry, model, profanity: Arc::new(profanity), max_inputs }
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Runs `tasks` (every task the model has when `None`) on each input.
+    pub async fn analyze(&self, inputs: Vec<String>, tasks: Option<Vec<String>>) -> Result<Analysis, ServiceError> {
+        let started = Instant::now();
+        let count = inputs.len();
+        let result = self.analyze_with(inputs, tasks).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ServiceError::InvalidInput(_)) => "invalid",
+            Err(_) => "error",
+        };
+        metrics::counter!("eiq_analysis_requests_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("eiq_analysis_request_seconds").record(started.elapsed().as_secs_f64());
+        if result.is_ok() {
+            metrics::counter!("eiq_analysis_texts_total").increment(count as u64);
+        }
+        result
+    }
+
+    async fn analyze_with(&self, inputs: Vec<String>, tasks: Option<Vec<String>>) -> Result<Analysis, ServiceError> {
+        validate_texts(&inputs, self.max_inputs, "inputs")?;
+        let served = self.registry.get(&self.model)?;
+        let classifier = served
+            .classifier
+            .as_ref()
+            .ok_or_else(|| ServiceError::Unavailable(format!("model `{}` has no classification heads", self.model)))?;
+        let heads = select_heads(classifier, tasks)?;
+        let spans: Vec<Vec<Span>> = inputs.iter().map(|text| self.profanity_spans(text)).collect::<Result<_, _>>()?;
+        let (vectors, _) = served.embed(inputs).await?;
+        let results = vectors
+            .iter()
+            .zip(spans)
+            .map(|(vector, spans)| TextAnalysis {
+                tasks: heads
+                    .iter()
+                    .map(|head| {
+                        let prediction = Classifier::predict(head, vector);
+                        TaskScores {
+                            task: head.task.clone(),
+                            label: head.labels[prediction.label].clone(),
+                            scores: head.labels.iter().cloned().zip(prediction.probabilities).collect(),
+                        }
+                    })
+                    .collect(),
+                spans,
+            })
+            .collect();
+        let weights_sha = served.model.manifest().files.first().map_or("", |f| f.sha256.as_str());
+        Ok(Analysis {
+            model: self.model.clone(),
+            model_version: weights_sha.chars().take(12).collect(),
+            heads: heads.iter().copied().map(head_info).collect(),
+            results,
+        })
+    }
+
+    /// Profanity matches in `text`.
+    pub fn profanity_spans(&self, text: &str) -> Result<Vec<Span>, ServiceError> {
+        let lexicon = self.profanity.as_ref().as_ref().map_err(|reason| ServiceError::Unavailable(reason.clone()))?;
+        Ok(spans(text, "profanity", lexicon.find(text)))
+    }
+
+    /// Those of `tasks` the served model has a head for; all of them while it is not loaded, so
+    /// that asking then gets the model's own answer (loading, failed).
+    pub fn backed<'a>(&self, tasks: &[&'a str]) -> Vec<&'a str> {
+        let heads = self.heads();
+        tasks.iter().copied().filter(|task| heads.is_empty() || heads.iter().any(|h| h.task == *task)).collect()
+    }
+
+    /// The heads the served model has; empty while it loads or if it failed.
+    pub fn heads(&self) -> Vec<HeadInfo> {
+        self.registry
+            .get(&self.model)
+            .ok()
+            .and_then(|served| served.classifier.as_ref().map(|c| c.heads().iter().map(head_info).collect()))
+            .unwrap_or_default()
+    }
+}
+
+/// The same checks for every text-taking endpoint: at least one text, not too many, none blank.
+pub fn validate_texts(inputs: &[String], max_inputs: usize, field: &str) -> Result<(), ServiceError> {
+    if inputs.is_empty() {
+        return Err(ServiceError::InvalidInput(format!("{field} must hold at least one text")));
+    }
+    if inputs.len() > max_inputs {
+        return Err(ServiceError::InvalidInput(format!(
+            "{field} holds {} texts; at most {max_inputs} are allowed per request",
+            inputs.len()
+        )));
+    }
+    if let Some(index) = inputs.iter().position(|text| text.trim().is_empty()) {
+        return Err(ServiceError::InvalidInput(format!("{field}[{index}] is empty or only whitespace")));
+    }
+    Ok(())
+}
+
+fn select_heads(classifier: &Classifier, tasks: Option<Vec<String>>) -> Result<Vec<&HeadSpec>, ServiceError> {
+    let Some(tasks) = tasks else {
+        return Ok(classifier.heads().iter().collect());
+    };
+    if tasks.is_empty() {
+        return Err(ServiceError::InvalidInput("tasks, when given, must name at least one task".into()));
+    }
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(index, task)| {
+            classifier.head(task).ok_or_else(|| {
+                let known: Vec<&str> = classifier.heads().iter().map(|h| h.task.as_str()).collect();
+                ServiceError::InvalidInput(format!(
+                    "tasks[{index}]: unknown task `{task}`; known: {}",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+fn head_info(head: &HeadSpec) -> HeadInfo {
+    let text = |key: &str| head.provenance.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    HeadInfo {
+        task: head.task.clone(),
+        labels: head.labels.clone(),
+        method: text("method"),
+        metric: text("metric"),
+        validation: head.provenance.get("validation").and_then(|v| v.as_f64()).unwrap_or(f64::NAN),
+    }
+}
+
+/// Lexicon matches as spans in code points.
+pub fn spans(text: &str, category: &'static str, matches: Vec<LexiconMatch>) -> Vec<Span> {
+    matches
+        .into_iter()
+        .map(|m| Span {
+            category,
+            start: text[..m.span.start].chars().count(),
+            end: text[..m.span.end].chars().count(),
+            text: text[m.span.clone()].to_string(),
+            entry: m.entry,
+            bytes: m.span,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_count_code_points_not_bytes() {
+        let text = "héllo 🎉 damn";
+        let lexicon = Lexicon::from_entries(["damn"]);
+        let found = spans(text, "profanity", lexicon.find(text));
+        assert_eq!(found.len(), 1);
+        let span = &found[0];
+        assert_eq!((span.start, span.end), (8, 12));
+        assert_eq!(text.chars().skip(span.start).take(span.end - span.start).collect::<String>(), "damn");
+        assert_eq!(span.text, "damn");
+    }
+}

@@ -1,0 +1,193 @@
+//! Moderation policies: per-category `review` and `block` thresholds, a blocklist and an
+//! allowlist. Named policies come from a TOML file (the tenant layer will store them later);
+//! a request may also carry one inline. A bad policy is refused with the field that is wrong.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::ServiceError;
+
+/// `review` and `block` probabilities in [0, 1]; a score at or above one crosses it.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    #[serde(default)]
+    pub review: Option<f32>,
+    #[serde(default)]
+    pub block: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Category (`offensive`, `hate`, `irony`, `profanity`, or `task.label` such as
+    /// `sentiment.negative`) → thresholds.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Thresholds>,
+    /// Words or phrases that always block (matched like profanity: case and obfuscation insensitive).
+    #[serde(default)]
+    pub blocklist: Vec<String>,
+    /// Words or phrases never reported by the word lists (a brand name that looks like profanity).
+    #[serde(default)]
+    pub allowlist: Vec<String>,
+}
+
+/// Most entries in a blocklist or allowlist: a policy is configuration, not a corpus.
+const MAX_LIST_ENTRIES: usize = 10_000;
+
+impl Policy {
+    /// The built-in policy `default`.
+    pub fn default_policy() -> Self {
+        let pair = |review, block| Thresholds { review: Some(review), block };
+        Self {
+            thresholds: BTreeMap::from([
+                ("offensive".to_string(), pair(0.5, Some(0.9))),
+                ("hate".to_string(), pair(0.5, Some(0.9))),
+                ("profanity".to_string(), pair(0.5, None)),
+            ]),
+            blocklist: Vec::new(),
+            allowlist: Vec::new(),
+        }
+    }
+
+    /// Checks every threshold, list and (when known) category; `field` prefixes the field names
+    /// in errors.
+    pub fn validate(&self, field: &str, categories: Option<&[String]>) -> Result<(), ServiceError> {
+        for (category, thresholds) in &self.thresholds {
+            if let Some(categories) = categories
+                && !categories.contains(category)
+            {
+                return Err(ServiceError::InvalidInput(format!(
+                    "{field}.thresholds.{category}: unknown category; known: {}",
+                    categories.join(", ")
+                )));
+            }
+            for (name, value) in [("review", thresholds.review), ("block", thresholds.block)] {
+                if let Some(value) = value
+                    && !(0.0..=1.0).contains(&value)
+                {
+                    return Err(ServiceError::InvalidInput(format!(
+                        "{field}.thresholds.{category}.{name}: {value} is outside [0, 1]"
+                    )));
+                }
+            }
+            if let (Some(review), Some(block)) = (thresholds.review, thresholds.block)
+                && review > block
+            {
+                return Err(ServiceError::InvalidInput(format!(
+                    "{field}.thresholds.{category}: review ({review}) must not exceed block ({block})"
+                )));
+            }
+        }
+        for (name, list) in [("blocklist", &self.blocklist), ("allowlist", &self.allowlist)] {
+            if list.len() > MAX_LIST_ENTRIES {
+                return Err(ServiceError::InvalidInput(format!(
+                    "{field}.{name}: {} entries; at most {MAX_LIST_ENTRIES}",
+                    list.len()
+                )));
+            }
+            if let Some(index) = list.iter().position(|entry| !entry.chars().any(char::is_alphanumeric)) {
+                return Err(ServiceError::InvalidInput(format!("{field}.{name}[{index}]: has no letters or digits")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The named policies: `default` is built in; a file may add more or replace it.
+#[derive(Debug, Clone)]
+pub struct PolicyBook {
+    policies: BTreeMap<String, Policy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    policies: BTreeMap<String, Policy>,
+}
+
+impl PolicyBook {
+    pub fn builtin() -> Self {
+        Self { policies: BTreeMap::from([("default".to_string(), Policy::default_policy())]) }
+    }
+
+    /// The built-in policies plus those of a TOML file of `[policies.<name>]` tables; categories
+    /// are checked when known (they depend on the model's heads).
+    pub fn from_file(path: &Path, categories: Option<&[String]>) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let file: PolicyFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut book = Self::builtin();
+        for (name, policy) in file.policies {
+            policy.validate(&format!("policies.{name}"), categories).map_err(|e| format!("{}: {e}", path.display()))?;
+            book.policies.insert(name, policy);
+        }
+        Ok(book)
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Policy, ServiceError> {
+        self.policies.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.policies.keys().map(String::as_str).collect();
+            ServiceError::InvalidInput(format!("policy: no policy named `{name}`; configured: {}", known.join(", ")))
+        })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.policies.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn categories() -> Vec<String> {
+        ["offensive", "hate", "profanity"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn the_default_policy_is_valid() {
+        Policy::default_policy().validate("policy", Some(&categories())).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut policy = Policy::default_policy();
+        policy.thresholds.insert("offensive".into(), Thresholds { review: Some(1.5), block: None });
+        let err = policy.validate("policy", Some(&categories())).unwrap_err().to_string();
+        assert!(err.contains("policy.thresholds.offensive.review") && err.contains("[0, 1]"), "{err}");
+
+        policy.thresholds.insert("offensive".into(), Thresholds { review: Some(0.9), block: Some(0.5) });
+        let err = policy.validate("policy", Some(&categories())).unwrap_err().to_string();
+        assert!(err.contains("must not exceed"), "{err}");
+
+        policy.thresholds.insert("nudity".into(), Thresholds { review: Some(0.5), block: None });
+        let err = policy.validate("policy", Some(&categories())).unwrap_err().to_string();
+        assert!(err.contains("policy.thresholds.nudity") && err.contains("hate"), "{err}");
+
+        let policy = Policy { blocklist: vec!["  ".into()], ..Policy::default_policy() };
+        let err = policy.validate("policy", Some(&categories())).unwrap_err().to_string();
+        assert!(err.contains("policy.blocklist[0]"), "{err}");
+    }
+
+    #[test]
+    fn a_policy_file_adds_named_policies_and_rejects_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policies.toml");
+        std::fs::write(
+            &path,
+            "[policies.strict]\nblocklist = [\"competitorco\"]\n[policies.strict.thresholds]\noffensive = { review = 0.3, block = 0.6 }\n",
+        )
+        .unwrap();
+        let book = PolicyBook::from_file(&path, Some(&categories())).unwrap();
+        assert_eq!(book.names().collect::<Vec<_>>(), ["default", "strict"]);
+        assert_eq!(book.get("strict").unwrap().blocklist, ["competitorco"]);
+        assert!(book.get("lenient").unwrap_err().to_string().contains("default, strict"));
+
+        std::fs::write(&path, "[policies.bad.thresholds]\nhate = { review = 2 }\n").unwrap();
+        let err = PolicyBook::from_file(&path, Some(&categories())).unwrap_err();
+        assert!(err.contains("policies.bad.thresholds.hate.review"), "{err}");
+    }
+}

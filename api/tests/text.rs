@@ -369,3 +369,26 @@ async fn hostile_and_concurrent_text_requests_never_get_a_5xx() {
     }
     assert_eq!(reqwest::get(server.url("/ready")).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn without_the_text_model_analysis_is_503_and_the_gate_reviews() {
+    let server = start(&["--models", "minilm-l6-v2"]);
+    wait_ready(&server).await;
+    let client = reqwest::Client::new();
+    let analyze = client.post(server.url("/v1/analyze")).json(&json!({"inputs": "hello"})).send().await.unwrap();
+    assert_eq!(analyze.status(), 503);
+    let body: Value = analyze.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("add it to --models"), "{body}");
+    let gate: Value = client
+        .post(server.url("/v1/moderation/gate"))
+        .json(&json!({"text": "hello"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gate["decision"], "review", "{gate}");
+    assert_eq!(gate["reasons"][0]["category"], "model_unavailable");
+    server.shutdown_and_wait();
+}

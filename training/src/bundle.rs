@@ -250,11 +250,15 @@ fn model_card(report: &TrainReport, model_id: &str, top_sha256: &str) -> String 
         );
     }
     let _ = writeln!(card, "\n## Training\n");
+    let encoding = if report.encode_seconds < 1.0 {
+        "this run found every text in the cache".to_string()
+    } else {
+        format!("encoding took {:.0} s on this machine's 2 CPU cores", report.encode_seconds)
+    };
     let _ = writeln!(
         card,
         "- Encoder states of the bottom layers are computed once and cached (f16) by weights sha256 and text; \
-           encoding took {:.0} s on this machine's 2 CPU cores.",
-        report.encode_seconds
+           {encoding}."
     );
     let _ = writeln!(
         card,

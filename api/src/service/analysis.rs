@@ -104,6 +104,12 @@ impl AnalysisService {
 
     async fn analyze_with(&self, inputs: Vec<String>, tasks: Option<Vec<String>>) -> Result<Analysis, ServiceError> {
         validate_texts(&inputs, self.max_inputs, "inputs")?;
+        if !self.registry.serves(&self.model) {
+            return Err(ServiceError::Unavailable(format!(
+                "the text model `{}` is not loaded by this server; add it to --models",
+                self.model
+            )));
+        }
         let served = self.registry.get(&self.model)?;
         let classifier = served
             .classifier

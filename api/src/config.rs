@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// How long (microseconds) a batch may wait for more texts under load (never when idle).
     #[arg(long, env = "EIQ_BATCH_WAIT_US", default_value_t = 1_000)]
     pub batch_wait_us: u64,
+    /// Sentence vectors remembered per model by exact text, so a post checked again (draft,
+    /// schedule, publish) skips the encoder; 0 turns it off.
+    #[arg(long, env = "EIQ_VECTOR_CACHE", default_value_t = 16_384)]
+    pub vector_cache: usize,
     /// Texts queued per model before requests are refused with 429.
     #[arg(long, env = "EIQ_MAX_QUEUE", default_value_t = 8_192)]
     pub max_queue: usize,
@@ -182,6 +186,7 @@ impl ServeArgs {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         LoadOptions {
             threads: self.threads.unwrap_or(cores).max(1),
+            cache_entries: self.vector_cache,
             batcher: BatcherConfig {
                 max_batch_tokens: self.max_batch_tokens.max(1),
                 max_batch_size: self.max_batch_size.max(1),

@@ -392,3 +392,21 @@ async fn without_the_text_model_analysis_is_503_and_the_gate_reviews() {
     assert_eq!(gate["reasons"][0]["category"], "model_unavailable");
     server.shutdown_and_wait();
 }
+
+#[tokio::test]
+async fn a_post_checked_again_comes_from_the_vector_cache_with_the_same_answer() {
+    let server = shared().await;
+    let body = json!({"text": "Scheduling this one for Friday 9am, cache test 7f3a", "platform": "x"});
+    let (_, first) = post("/v1/moderation/gate", body.clone()).await;
+    let hits = || async {
+        let metrics = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("eiq_vector_cache_hits_total{model=\"tweet-minilm-l6-v1\"}"))
+            .map_or(0.0, |l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+    };
+    let before = hits().await;
+    let (_, second) = post("/v1/moderation/gate", body).await;
+    assert_eq!(first, second);
+    assert!(hits().await >= before + 1.0, "the second check should be a cache hit");
+}

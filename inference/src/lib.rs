@@ -9,6 +9,7 @@
 mod backend;
 mod batch;
 mod batcher;
+mod cache;
 mod classifier;
 mod error;
 mod lexicon;
@@ -23,6 +24,7 @@ pub use backend::{
 };
 pub use batch::TokenBatch;
 pub use batcher::{Batcher, BatcherConfig};
+pub use cache::VectorCache;
 pub use classifier::{Classifier, HeadSpec, HeadsFile, LinearHead, Prediction};
 pub use error::InferenceError;
 pub use lexicon::{Lexicon, LexiconMatch};

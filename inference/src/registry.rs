@@ -9,13 +9,16 @@ use std::sync::{Arc, RwLock};
 use eiq_models::{Catalogue, FileRole, Manifest, ModelCache, ResolvedModel, Task};
 use tokio::sync::watch;
 
-use crate::{Batcher, BatcherConfig, Classifier, EmbeddingModel, InferenceError, Tokenized};
+use crate::cache::CachedVector;
+use crate::{Batcher, BatcherConfig, Classifier, EmbeddingModel, InferenceError, Tokenized, VectorCache};
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// Threads inside one forward pass (ONNX Runtime's intra-op pool).
     pub threads: usize,
     pub batcher: BatcherConfig,
+    /// Sentence vectors remembered per model, by exact text (0: none).
+    pub cache_entries: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,7 @@ pub struct ServedModel {
     pub model: Arc<EmbeddingModel>,
     pub batcher: Batcher,
     pub classifier: Option<Classifier>,
+    cache: Option<VectorCache>,
 }
 
 /// Texts this many or more are tokenized off the async runtime's threads.
@@ -53,17 +57,46 @@ const BLOCKING_TOKENIZE_THRESHOLD: usize = 64;
 
 impl ServedModel {
     /// Tokenizes, queues and waits; returns the vectors in input order and the token count.
+    /// Texts the cache remembers skip all three.
     pub async fn embed(self: &Arc<Self>, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, usize), InferenceError> {
-        let tokenized = if texts.len() >= BLOCKING_TOKENIZE_THRESHOLD {
+        let cached: Vec<Option<CachedVector>> =
+            texts.iter().map(|text| self.cache.as_ref().and_then(|cache| cache.get(text))).collect();
+        let hits = cached.iter().filter(|c| c.is_some()).count();
+        if hits > 0 {
+            metrics::counter!("eiq_vector_cache_hits_total", "model" => self.model.id().to_string())
+                .increment(hits as u64);
+        }
+        let missing: Vec<String> =
+            texts.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(text, _)| text.clone()).collect();
+        let tokenized = if missing.len() >= BLOCKING_TOKENIZE_THRESHOLD {
             let model = self.model.clone();
-            tokio::task::spawn_blocking(move || tokenize_all(&model, &texts))
+            tokio::task::spawn_blocking(move || tokenize_all(&model, &missing))
                 .await
                 .map_err(|_| InferenceError::WorkerStopped)??
         } else {
-            tokenize_all(&self.model, &texts)?
+            tokenize_all(&self.model, &missing)?
         };
-        let tokens = tokenized.iter().map(Tokenized::len).sum();
-        Ok((self.batcher.embed(tokenized).await?, tokens))
+        let lengths: Vec<usize> = tokenized.iter().map(Tokenized::len).collect();
+        let mut computed = if tokenized.is_empty() { Vec::new() } else { self.batcher.embed(tokenized).await? }
+            .into_iter()
+            .zip(lengths);
+        let mut tokens = 0;
+        let mut vectors = Vec::with_capacity(texts.len());
+        for (text, hit) in texts.into_iter().zip(cached) {
+            let (vector, length) = match hit {
+                Some((vector, length)) => (Vec::clone(&vector), length),
+                None => {
+                    let (vector, length) = computed.next().expect("one vector per text that missed");
+                    if let Some(cache) = &self.cache {
+                        cache.insert(text, (Arc::new(vector.clone()), length));
+                    }
+                    (vector, length)
+                }
+            };
+            tokens += length;
+            vectors.push(vector);
+        }
+        Ok((vectors, tokens))
     }
 }
 
@@ -136,7 +169,8 @@ impl ModelRegistry {
                             tracing::info!(model = %id, backend = model.backend(), elapsed = ?started.elapsed(), "model ready");
                             let model = Arc::new(model);
                             let batcher = Batcher::spawn(model.clone(), options.batcher.clone());
-                            Slot::Ready(Arc::new(ServedModel { model, batcher, classifier }))
+                            let cache = VectorCache::new(options.cache_entries);
+                            Slot::Ready(Arc::new(ServedModel { model, batcher, classifier, cache }))
                         }
                         Err(err) => {
                             tracing::error!(model = %id, error = %err, "model failed to load");

@@ -113,14 +113,19 @@ pub struct TrainArgs {
     /// Only fit logistic-regression heads on the frozen encoder.
     #[arg(long)]
     pub frozen_only: bool,
-    #[arg(long, default_value_t = 2)]
+    /// Fine-tuning epochs (the best by mean validation score is kept).
+    #[arg(long, default_value_t = 3)]
     pub epochs: usize,
+    /// Texts per fine-tuning step (each batch from one task).
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// AdamW learning rate of the fine-tuned encoder layers (peak, after warm-up).
     #[arg(long, default_value_t = 1e-4)]
     pub encoder_learning_rate: f64,
+    /// AdamW learning rate of the heads (peak, after warm-up).
     #[arg(long, default_value_t = 2e-3)]
     pub head_learning_rate: f64,
+    /// Seed of the batch order.
     #[arg(long, default_value_t = 17)]
     pub seed: u64,
     #[command(flatten)]

@@ -32,7 +32,7 @@ pub struct FineTuneConfig {
 impl Default for FineTuneConfig {
     fn default() -> Self {
         Self {
-            epochs: 2,
+            epochs: 3,
             batch_size: 32,
             encoder_learning_rate: 1e-4,
             head_learning_rate: 2e-3,

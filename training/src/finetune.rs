@@ -75,6 +75,9 @@ pub fn fine_tune(
     states: &MatrixStore,
     config: &FineTuneConfig,
 ) -> Result<FineTuned, TrainingError> {
+    if config.epochs == 0 || config.batch_size == 0 {
+        return Err(TrainingError::Data("fine-tuning needs at least one epoch and one text per batch".into()));
+    }
     let device = Device::Cpu;
     let width = encoder.config.hidden_size;
     let layers = encoder.split..encoder.config.num_hidden_layers;

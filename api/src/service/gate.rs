@@ -135,8 +135,14 @@ impl GateService {
         let mut scores = BTreeMap::new();
         let analysis =
             tokio::time::timeout(self.timeout, self.analysis.analyze(vec![request.text.clone()], None)).await;
+        let analysis = match analysis {
+            Ok(Ok(analysis)) => Ok(analysis),
+            Ok(Err(err @ ServiceError::InvalidInput(_))) => return Err(err),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        };
         let mut found = match analysis {
-            Ok(Ok(mut analysis)) => {
+            Ok(mut analysis) => {
                 let result = analysis.results.remove(0);
                 for (category, score) in category_scores(&result.tasks) {
                     if let Some(thresholds) = policy.thresholds.get(&category) {
@@ -146,38 +152,14 @@ impl GateService {
                 }
                 result.spans
             }
-            Ok(Err(err @ ServiceError::InvalidInput(_))) => return Err(err),
-            failed => {
-                let detail = match failed {
-                    Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
-                    Ok(Err(err)) => err.to_string(),
-                    Ok(Ok(_)) => unreachable!("handled above"),
-                };
+            Err(detail) => {
                 tracing::warn!(%detail, "moderation model unavailable; failing closed");
-                reasons.push(Reason {
-                    category: "model_unavailable".into(),
-                    score: 1.0,
-                    decision: Decision::Review,
-                    threshold: None,
-                    source: self.analysis.model().to_string(),
-                    source_version: String::new(),
-                    detail: Some(detail),
-                });
-                match self.analysis.profanity_spans(&request.text) {
-                    Ok(found) => found,
-                    Err(err) => {
-                        reasons.push(Reason {
-                            category: "profanity".into(),
-                            score: 1.0,
-                            decision: Decision::Review,
-                            threshold: None,
-                            source: PROFANITY_SOURCE.into(),
-                            source_version: String::new(),
-                            detail: Some(err.to_string()),
-                        });
-                        Vec::new()
-                    }
-                }
+                reasons.push(failure("model_unavailable", self.analysis.model(), detail));
+                // The word lists do not need the model.
+                self.analysis.profanity_spans(&request.text).unwrap_or_else(|err| {
+                    reasons.push(failure("profanity", PROFANITY_SOURCE, err.to_string()));
+                    Vec::new()
+                })
             }
         };
 
@@ -214,6 +196,19 @@ impl GateService {
         reasons.sort_by(|a, b| b.decision.cmp(&a.decision).then(b.score.total_cmp(&a.score)));
         let decision = reasons.iter().map(|r| r.decision).max().unwrap_or(Decision::Allow);
         Ok(GateVerdict { decision, policy: name, platform: request.platform, reasons, spans: found, scores })
+    }
+}
+
+/// A part that could not answer: the post goes to review, never to allow.
+fn failure(category: &str, source: &str, detail: String) -> Reason {
+    Reason {
+        category: category.into(),
+        score: 1.0,
+        decision: Decision::Review,
+        threshold: None,
+        source: source.into(),
+        source_version: String::new(),
+        detail: Some(detail),
     }
 }
 

@@ -43,6 +43,15 @@ impl Default for FineTuneConfig {
     }
 }
 
+impl FineTuneConfig {
+    pub fn validate(&self) -> Result<(), TrainingError> {
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(TrainingError::Data("fine-tuning needs at least one epoch and one text per batch".into()));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EpochReport {
     pub epoch: usize,
@@ -75,9 +84,7 @@ pub fn fine_tune(
     states: &MatrixStore,
     config: &FineTuneConfig,
 ) -> Result<FineTuned, TrainingError> {
-    if config.epochs == 0 || config.batch_size == 0 {
-        return Err(TrainingError::Data("fine-tuning needs at least one epoch and one text per batch".into()));
-    }
+    config.validate()?;
     let device = Device::Cpu;
     let width = encoder.config.hidden_size;
     let layers = encoder.split..encoder.config.num_hidden_layers;

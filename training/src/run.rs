@@ -72,6 +72,9 @@ pub struct TrainReport {
 }
 
 pub fn train(encoder: &ResolvedModel, options: &TrainOptions) -> Result<TrainReport, TrainingError> {
+    if let Some(config) = &options.fine_tune {
+        config.validate()?;
+    }
     let data: Vec<TaskData> =
         options.tasks.iter().map(|&t| load_task(&options.datasets, t)).collect::<Result<_, _>>()?;
     for task in &data {

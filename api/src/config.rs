@@ -142,11 +142,11 @@ pub struct ServeArgs {
         long,
         env = "EIQ_MODELS",
         value_delimiter = ',',
-        default_value = "tweet-minilm-l6-v1,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
+        default_value = "tweet-minilm-l6-v1-onnx,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
     )]
     pub models: Vec<String>,
     /// Classification model behind /v1/analyze, the moderation endpoints and the gate (load it with --models).
-    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1")]
+    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-onnx")]
     pub text_model: String,
     /// TOML file of named moderation policies (`[policies.<name>]`); `default` is built in.
     #[arg(long, env = "EIQ_POLICIES")]

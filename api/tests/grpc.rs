@@ -101,7 +101,7 @@ async fn list_models_reports_every_model_and_its_backend() {
             ("minilm-l6-v2".into(), "candle".into(), "ready".into()),
             ("minilm-l6-v2-int8".into(), "onnx".into(), "ready".into()),
             ("minilm-l6-v2-onnx".into(), "onnx".into(), "ready".into()),
-            ("tweet-minilm-l6-v1".into(), "candle".into(), "ready".into())
+            ("tweet-minilm-l6-v1-onnx".into(), "onnx".into(), "ready".into())
         ]
     );
 }

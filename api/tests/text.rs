@@ -23,6 +23,9 @@ async fn grpc() -> TextIntelligenceClient<Channel> {
     TextIntelligenceClient::connect(format!("http://{}", server.addr)).await.unwrap()
 }
 
+/// The default text model: the fine-tuned encoder on ONNX Runtime.
+const TEXT_MODEL: &str = "tweet-minilm-l6-v1-onnx";
+
 fn score(value: &Value) -> f64 {
     value.as_f64().unwrap()
 }
@@ -72,7 +75,7 @@ async fn analyze_answers_every_task_with_probabilities_and_provenance() {
 
     for (task, _) in &labels {
         let model = &body["models"][task];
-        assert_eq!(model["model"], "tweet-minilm-l6-v1");
+        assert_eq!(model["model"], TEXT_MODEL);
         assert_eq!(model["version"].as_str().unwrap().len(), 12);
         assert!(score(&model["validation"]) > 0.5, "{task}: {model}");
     }
@@ -109,7 +112,7 @@ async fn moderations_follow_openai_and_never_claim_unbacked_categories() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["id"].as_str().unwrap().starts_with("modr-"));
-    assert!(body["model"].as_str().unwrap().starts_with("tweet-minilm-l6-v1@"));
+    assert!(body["model"].as_str().unwrap().starts_with(&format!("{TEXT_MODEL}@")));
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
     for result in results {
@@ -217,7 +220,7 @@ async fn the_gate_allows_reviews_and_blocks_with_reasons() {
     assert_ne!(abusive["decision"], "allow", "{abusive}");
     let reasons = abusive["reasons"].as_array().unwrap();
     let offensive = reasons.iter().find(|r| r["category"] == "offensive").expect("offensive reason");
-    assert_eq!(offensive["model"], "tweet-minilm-l6-v1");
+    assert_eq!(offensive["model"], TEXT_MODEL);
     assert!(score(&offensive["score"]) >= score(&offensive["threshold"]));
     assert!(reasons.iter().any(|r| r["category"] == "profanity" && r["model"] == "profanity-wordlist"));
     assert!(abusive["spans"].as_array().unwrap().iter().any(|s| s["text"] == "fucking"));
@@ -296,7 +299,7 @@ async fn grpc_analyze_and_gate_match_rest() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(analysis.model, "tweet-minilm-l6-v1");
+    assert_eq!(analysis.model, TEXT_MODEL);
     assert_eq!(analysis.results[0].tasks[0].label, "positive");
     assert_eq!(analysis.heads[0].task, "sentiment");
     let (_, rest) = post("/v1/analyze", json!({"inputs": "I love this!", "tasks": ["sentiment"]})).await;
@@ -402,7 +405,7 @@ async fn a_post_checked_again_comes_from_the_vector_cache_with_the_same_answer()
         let metrics = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
         metrics
             .lines()
-            .find(|l| l.starts_with("eiq_vector_cache_hits_total{model=\"tweet-minilm-l6-v1\"}"))
+            .find(|l| l.starts_with(&format!("eiq_vector_cache_hits_total{{model=\"{TEXT_MODEL}\"}}")))
             .map_or(0.0, |l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
     };
     let before = hits().await;

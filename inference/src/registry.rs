@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use eiq_models::{Catalogue, FileRole, Manifest, ModelCache, ResolvedModel, Task};
+use eiq_models::{Catalogue, Manifest, ModelCache, ResolvedModel, Task};
 use tokio::sync::watch;
 
 use crate::cache::CachedVector;
@@ -110,7 +110,7 @@ fn load_heads(resolved: &ResolvedModel) -> Result<Option<Classifier>, InferenceE
         return Ok(None);
     }
     let dimensions = resolved.manifest.encoder.as_ref().map_or(0, |e| e.dimensions);
-    let path = resolved.path(FileRole::Heads).ok_or_else(|| InferenceError::ModelFailed {
+    let path = resolved.heads.clone().ok_or_else(|| InferenceError::ModelFailed {
         model: resolved.manifest.id.clone(),
         reason: "it lists no heads file".into(),
     })?;

@@ -29,6 +29,16 @@ fn candle_and_onnx_runtime_agree_on_the_same_weights() {
 }
 
 #[test]
+fn the_fine_tuned_model_is_the_same_on_candle_and_onnx_runtime() {
+    // candle loads the f16 layers over the base weights; the ONNX graph was built with them merged.
+    let texts = test_texts();
+    let (similarity, text) = lowest_cosine("tweet-minilm-l6-v1", "tweet-minilm-l6-v1-onnx", &texts);
+    assert!(similarity >= 0.99999, "cosine {similarity} on {text:?}");
+    let (similarity, _) = lowest_cosine("tweet-minilm-l6-v1", "minilm-l6-v2", &texts);
+    assert!(similarity < 0.99, "the fine-tuned layers must change the vectors (lowest cosine {similarity})");
+}
+
+#[test]
 fn the_int8_export_stays_close_to_the_f32_weights() {
     // Quantisation, not the runtime, bounds this; measured minimum over these texts: 0.9963.
     let texts = test_texts();

@@ -21,8 +21,9 @@ stored transposed ([in, out]) as MatMul's right operand; `embeddings.position_id
 Nothing is downloaded, and the output is byte-for-byte reproducible: no timestamps or
 paths go into the model, and protobuf serialisation is deterministic.
 
-Usage: python minilm_onnx_f32.py --weights-dir DIR --out FILE
-(DIR holds model.safetensors and config.json.)
+Usage: python minilm_onnx_f32.py --weights-dir DIR --out FILE [--overlay FILE]
+(DIR holds model.safetensors and config.json. --overlay names a safetensors file whose tensors,
+any float type, replace their namesakes: a fine-tune stored as the layers it changed.)
 """
 
 import argparse
@@ -89,12 +90,22 @@ def gelu(g, x):  # x * 0.5 * (1 + erf(x / sqrt(2)))
     return g.op("Mul", g.op("Mul", x, g.const("half", 0.5)), g.op("Add", g.const("one", 1.0), erf))
 
 
-def build(weights_dir):
+def load_weights(weights_file, overlay_file):
+    weights = load_file(str(weights_file))
+    if overlay_file is not None:
+        for name, tensor in load_file(str(overlay_file)).items():
+            assert name in weights, f"overlay tensor {name} is not a tensor of the base model"
+            assert tensor.shape == weights[name].shape, f"overlay tensor {name} has shape {tensor.shape}"
+            weights[name] = tensor.astype(np.float32)
+    return weights
+
+
+def build(weights_dir, overlay_file=None):
     cfg = json.loads((weights_dir / "config.json").read_text())
     assert cfg["hidden_act"] == "gelu" and cfg["position_embedding_type"] == "absolute", cfg
     hidden, heads, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
     weights_file = weights_dir / "model.safetensors"
-    g = Graph(load_file(str(weights_file)))
+    g = Graph(load_weights(weights_file, overlay_file))
     ids, mask, type_ids = INPUTS
 
     zero = g.const("zero", [0], np.int64)
@@ -130,8 +141,10 @@ def build(weights_dir):
         value_info=[helper.make_tensor_value_info(positions, TensorProto.FLOAT, ["sequence", hidden])])
     model = helper.make_model(graph, producer_name=PRODUCER, ir_version=IR_VERSION,
                               opset_imports=[helper.make_opsetid("", OPSET)])
-    helper.set_model_props(model, {"source.model.safetensors.sha256":
-                                   hashlib.sha256(weights_file.read_bytes()).hexdigest()})
+    props = {"source.model.safetensors.sha256": hashlib.sha256(weights_file.read_bytes()).hexdigest()}
+    if overlay_file is not None:
+        props["source.overlay.sha256"] = hashlib.sha256(overlay_file.read_bytes()).hexdigest()
+    helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -140,9 +153,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights-dir", type=Path, required=True, help="holds model.safetensors and config.json")
     ap.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    ap.add_argument("--overlay", type=Path, help="safetensors whose tensors replace the base model's")
     args = ap.parse_args()
 
-    data = build(args.weights_dir).SerializeToString(deterministic=True)
+    data = build(args.weights_dir, args.overlay).SerializeToString(deterministic=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(data)
     print(f"wrote {args.out}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Catalogue, CatalogueError, FileRole, FileSpec, Manifest, Source};
+use crate::{Catalogue, CatalogueError, FileRef, FileRole, FileSpec, Manifest, Source};
 
 /// A folder holding one sub-folder per fetched model version: `<root>/<id>/<version>/<files>`.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct ResolvedModel {
     pub manifest: Manifest,
     pub dir: PathBuf,
     pub tokenizer: Option<PathBuf>,
+    /// The classification heads, its own or borrowed.
+    pub heads: Option<PathBuf>,
     /// The ONNX Runtime shared library, for `onnx` models.
     pub runtime_library: Option<PathBuf>,
     /// The model whose weights this one's overlay, when it names a `base`.
@@ -74,16 +76,14 @@ impl ModelCache {
     pub fn resolve(&self, catalogue: &Catalogue, id: &str) -> Result<ResolvedModel, CatalogueError> {
         let manifest = catalogue.get(id)?;
         let dir = self.verify(manifest)?;
-        // Of another entry, only the borrowed file is checked: a tokenizer does not need its
-        // owner's weights hashed again.
         let tokenizer = match &manifest.tokenizer {
             None => None,
-            Some(reference) => match reference.model.as_deref() {
-                Some(owner) if owner != manifest.id => {
-                    Some(self.verify_borrowed(catalogue.get(owner)?, &reference.file)?)
-                }
-                _ => Some(dir.join(&reference.file)),
-            },
+            Some(reference) => Some(self.locate(catalogue, manifest, &dir, reference)?),
+        };
+        let heads = match (&manifest.heads, manifest.file(FileRole::Heads)) {
+            (Some(reference), _) => Some(self.locate(catalogue, manifest, &dir, reference)?),
+            (None, Some(own)) => Some(dir.join(&own.path)),
+            (None, None) => None,
         };
         let runtime_library = match &manifest.runtime {
             None => None,
@@ -100,7 +100,23 @@ impl ModelCache {
             Some(base) => Some(Box::new(self.resolve(catalogue, base)?)),
             None => None,
         };
-        Ok(ResolvedModel { manifest: manifest.clone(), dir, tokenizer, runtime_library, base })
+        Ok(ResolvedModel { manifest: manifest.clone(), dir, tokenizer, heads, runtime_library, base })
+    }
+
+    /// Where a referenced file is: in `dir`, or verified in the model it is borrowed from. Of
+    /// another entry only the borrowed file is checked: a tokenizer does not need its owner's
+    /// weights hashed again.
+    fn locate(
+        &self,
+        catalogue: &Catalogue,
+        manifest: &Manifest,
+        dir: &Path,
+        reference: &FileRef,
+    ) -> Result<PathBuf, CatalogueError> {
+        match reference.model.as_deref() {
+            Some(owner) if owner != manifest.id => self.verify_borrowed(catalogue.get(owner)?, &reference.file),
+            _ => Ok(dir.join(&reference.file)),
+        }
     }
 
     /// Verifies the one file `path` of `owner` and returns where it is.

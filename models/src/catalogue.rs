@@ -13,6 +13,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("profanity-wordlist.toml", include_str!("../catalogue/profanity-wordlist.toml")),
     ("onnxruntime.toml", include_str!("../catalogue/onnxruntime.toml")),
     ("tweet-minilm-l6-v1.toml", include_str!("../catalogue/tweet-minilm-l6-v1.toml")),
+    ("tweet-minilm-l6-v1-onnx.toml", include_str!("../catalogue/tweet-minilm-l6-v1-onnx.toml")),
 ];
 
 #[derive(Debug, Clone)]

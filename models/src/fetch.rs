@@ -86,10 +86,21 @@ fn fetch(
             let tarball = single_file_with_suffix(&download, ".tgz").map_err(fail)?;
             untar_files(&tarball, root, manifest, &unpacked).map_err(fail)?;
         }
-        Source::Build { from, script, requirements } => {
+        Source::Build { from, script, requirements, overlay } => {
             let from_dir = cache.verify(catalogue.get(from)?)?;
+            let overlay = match overlay {
+                Some(id) => {
+                    let owner = catalogue.get(id)?;
+                    let weights = owner
+                        .file(crate::FileRole::Weights)
+                        .ok_or_else(|| fail(format!("overlay model `{id}` has no file with role = \"weights\"")))?;
+                    Some(cache.verify(owner)?.join(&weights.path))
+                }
+                None => None,
+            };
             let output = unpacked.join(&manifest.files[0].path);
-            crate::recipe::build(&options.python, cache.root(), &download, script, requirements, &from_dir, &output)
+            let inputs = crate::recipe::Inputs { weights_dir: &from_dir, overlay: overlay.as_deref() };
+            crate::recipe::build(&options.python, cache.root(), &download, script, requirements, &inputs, &output)
                 .map_err(fail)?;
         }
         Source::Bundled => {

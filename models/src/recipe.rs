@@ -24,13 +24,19 @@ pub(crate) fn recipe_file(name: &str) -> Result<&'static str, String> {
 }
 
 /// Runs `script` on `from_dir`, writing `output`.
+/// What a recipe reads: the `from` model's folder, and the weights that replace some of its tensors.
+pub(crate) struct Inputs<'a> {
+    pub weights_dir: &'a Path,
+    pub overlay: Option<&'a Path>,
+}
+
 pub(crate) fn build(
     python: &str,
     cache_root: &Path,
     scratch: &Path,
     script: &str,
     requirements: &str,
-    from_dir: &Path,
+    inputs: &Inputs,
     output: &Path,
 ) -> Result<(), String> {
     let venv_python = ensure_venv(python, cache_root, recipe_file(requirements)?)?;
@@ -40,8 +46,12 @@ pub(crate) fn build(
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
     }
-    run_client(Command::new(&venv_python).arg(&script_path).arg("--weights-dir").arg(from_dir).arg("--out").arg(output))
-        .map_err(|e| format!("running {script}: {e}"))
+    let mut command = Command::new(&venv_python);
+    command.arg(&script_path).arg("--weights-dir").arg(inputs.weights_dir).arg("--out").arg(output);
+    if let Some(overlay) = inputs.overlay {
+        command.arg("--overlay").arg(overlay);
+    }
+    run_client(&mut command).map_err(|e| format!("running {script}: {e}"))
 }
 
 /// A venv with `requirements` installed, made once per distinct requirements text.

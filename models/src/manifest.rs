@@ -210,7 +210,10 @@ impl Manifest {
             Source::Pip { package, version, .. } => format!("pip {package}=={version}"),
             Source::Npm { package, version, .. } => format!("npm {package}@{version}"),
             Source::Dir { path } => format!("dir {path}"),
-            Source::Build { from, script, .. } => format!("build {script} from {from}"),
+            Source::Build { from, script, overlay: None, .. } => format!("build {script} from {from}"),
+            Source::Build { from, script, overlay: Some(overlay), .. } => {
+                format!("build {script} from {from} + {overlay}")
+            }
             Source::Bundled => "bundled with eiq".into(),
         }
     }

@@ -8,13 +8,13 @@ pub fn list(args: &CatalogueArgs) -> Result<String, eiq_models::CatalogueError> 
     let catalogue = args.catalogue()?;
     let cache = args.cache();
     let mut out = format!(
-        "{:<20} {:<14} {:<7} {:<8} {:<12} {:<34} {}\n",
+        "{:<24} {:<14} {:<7} {:<8} {:<12} {:<34} {}\n",
         "ID", "TASK", "BACKEND", "CACHED", "LICENCE", "SOURCE", "UPSTREAM"
     );
     for m in catalogue.iter() {
         let cached = if cache.is_present(m) { "yes" } else { "no" };
         out.push_str(&format!(
-            "{:<20} {:<14} {:<7} {:<8} {:<12} {:<34} {}\n",
+            "{:<24} {:<14} {:<7} {:<8} {:<12} {:<34} {}\n",
             m.id,
             m.task.as_str(),
             m.backend.as_str(),

@@ -10,12 +10,16 @@
 mod dedup;
 mod error;
 mod normalize;
+mod posts;
 mod semeval;
 mod tweeteval;
 
 pub use dedup::{DedupReport, dedup, drop_overlap};
 pub use error::DatasetError;
 pub use normalize::normalize;
+pub use posts::{
+    Imported, MediaType, NotThisFormat, Post, RowError, import_x_archive, import_x_statuses, parse_x_time,
+};
 pub use semeval::load_semeval_dir;
 pub use tweeteval::{Split, load_tweeteval};
 

@@ -272,22 +272,66 @@ async fn malformed_policies_are_422_naming_the_field() {
 }
 
 #[tokio::test]
-async fn the_gate_fails_closed_when_the_model_does_not_answer() {
-    // A zero timeout: the model never answers in time, so every post must go to review.
-    let server = start(&["--gate-timeout-ms", "0"]);
+async fn the_gate_fails_closed_when_the_model_does_not_answer_in_time() {
+    // The model is busy with thousands of texts queued ahead; a post given 5 ms must go to review.
+    let server = start(&["--gate-timeout-ms", "5", "--vector-cache", "0"]);
     wait_ready(&server).await;
     let client = reqwest::Client::new();
+    let backlog: Vec<String> = (0..2048)
+        .map(|i| format!("queued post number {i} with some words to encode {}", "and more ".repeat(20)))
+        .collect();
+    let busy = tokio::spawn(client.post(server.url("/v1/analyze")).json(&json!({"inputs": backlog})).send());
+    // Wait until the backlog is in the model's queue.
+    let queued = format!("eiq_queue_texts{{model=\"{TEXT_MODEL}\"}}");
+    for _ in 0..200 {
+        let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let depth = metrics.lines().find(|l| l.starts_with(&queued)).and_then(|l| l.rsplit(' ').next()?.parse().ok());
+        if depth.is_some_and(|d: f64| d > 1000.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let gate = |text: &str, policy: Value| {
         client.post(server.url("/v1/moderation/gate")).json(&json!({"text": text, "policy": policy})).send()
     };
     let body: Value = gate("Lovely weather today", json!("default")).await.unwrap().json().await.unwrap();
     assert_eq!(body["decision"], "review", "{body}");
     assert_eq!(body["reasons"][0]["category"], "model_unavailable");
-    assert!(body["reasons"][0]["detail"].as_str().unwrap().contains("0 ms"));
+    assert!(body["reasons"][0]["detail"].as_str().unwrap().contains("within 5 ms"), "{body}");
     // Word lists still run: a blocklisted post is blocked, not merely reviewed.
     let body: Value =
         gate("buy cheap pills", json!({"blocklist": ["cheap pills"]})).await.unwrap().json().await.unwrap();
     assert_eq!(body["decision"], "block", "{body}");
+    assert_eq!(busy.await.unwrap().unwrap().status(), 200, "the backlog itself is answered");
+    server.shutdown_and_wait();
+}
+
+#[tokio::test]
+async fn the_gate_fails_closed_when_the_model_failed_to_load() {
+    let empty_cache = tempfile::tempdir().unwrap();
+    let cache = empty_cache.path().to_str().unwrap();
+    let server = start(&["--models-dir", cache, "--models", TEXT_MODEL, "--default-model", TEXT_MODEL]);
+    let client = reqwest::Client::new();
+    // Loading fails at once (nothing is fetched); wait until the server says so.
+    for _ in 0..100 {
+        let models: Value = client.get(server.url("/v1/models")).send().await.unwrap().json().await.unwrap();
+        if models["data"][0]["state"].as_str().unwrap().starts_with("failed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let body: Value = client
+        .post(server.url("/v1/moderation/gate"))
+        .json(&json!({"text": "Lovely weather today"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["decision"], "review", "{body}");
+    assert_eq!(body["reasons"][0]["category"], "model_unavailable");
+    assert!(body["reasons"][0]["detail"].as_str().unwrap().contains("eiq models fetch"), "{body}");
     server.shutdown_and_wait();
 }
 

@@ -94,7 +94,13 @@ fn load_profanity(catalogue: &Catalogue, cache: &ModelCache) -> Result<Lexicon, 
 /// policy file naming an unknown category fails at start-up; `None` for other models.
 fn bundled_categories(catalogue: &Catalogue, model: &str) -> Option<Vec<String>> {
     let manifest = catalogue.get(model).ok()?;
-    let heads = eiq_models::bundled_file(model, &manifest.file(FileRole::Heads)?.path)?;
+    // Its own heads file, or the one it borrows (the ONNX build borrows the candle model's).
+    let (owner, path) = match (&manifest.heads, manifest.file(FileRole::Heads)) {
+        (Some(reference), _) => (reference.model.as_deref().unwrap_or(model), reference.file.as_str()),
+        (None, Some(own)) => (model, own.path.as_str()),
+        (None, None) => return None,
+    };
+    let heads = eiq_models::bundled_file(owner, path)?;
     let heads: HeadsFile = serde_json::from_slice(heads).ok()?;
     Some(gate_categories(heads.heads.iter().map(|h| (h.task.as_str(), h.labels.as_slice()))))
 }

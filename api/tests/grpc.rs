@@ -32,15 +32,7 @@ async fn unary_embed_matches_rest_and_counts_tokens() {
     assert_eq!(response.embeddings[1].index, 1);
     assert_eq!(response.prompt_tokens, 4 + 4);
 
-    let rest: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/v1/embeddings"))
-        .json(&serde_json::json!({"input": "hello world"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, rest) = server.post_json("/v1/embeddings", &serde_json::json!({"input": "hello world"})).await;
     let rest_vector: Vec<f32> =
         rest["data"][0]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     assert!(cosine(&rest_vector, &response.embeddings[0].values) > 0.999_999);

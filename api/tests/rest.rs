@@ -10,10 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn post(path: &str, body: Value) -> (StatusCode, Value) {
-    let server = shared().await;
-    let response = reqwest::Client::new().post(server.url(path)).json(&body).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
+    shared().await.post_json(path, &body).await
 }
 
 fn vector(value: &Value) -> Vec<f32> {

@@ -12,10 +12,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 async fn post(path: &str, body: Value) -> (StatusCode, Value) {
-    let server = shared().await;
-    let response = reqwest::Client::new().post(server.url(path)).json(&body).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
+    shared().await.post_json(path, &body).await
 }
 
 async fn grpc() -> TextIntelligenceClient<Channel> {
@@ -320,15 +317,7 @@ async fn the_gate_fails_closed_when_the_model_failed_to_load() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let body: Value = client
-        .post(server.url("/v1/moderation/gate"))
-        .json(&json!({"text": "Lovely weather today"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, body) = server.post_json("/v1/moderation/gate", &json!({"text": "Lovely weather today"})).await;
     assert_eq!(body["decision"], "review", "{body}");
     assert_eq!(body["reasons"][0]["category"], "model_unavailable");
     assert!(body["reasons"][0]["detail"].as_str().unwrap().contains("eiq models fetch"), "{body}");
@@ -421,20 +410,10 @@ async fn hostile_and_concurrent_text_requests_never_get_a_5xx() {
 async fn without_the_text_model_analysis_is_503_and_the_gate_reviews() {
     let server = start(&["--models", "minilm-l6-v2"]);
     wait_ready(&server).await;
-    let client = reqwest::Client::new();
-    let analyze = client.post(server.url("/v1/analyze")).json(&json!({"inputs": "hello"})).send().await.unwrap();
-    assert_eq!(analyze.status(), 503);
-    let body: Value = analyze.json().await.unwrap();
+    let (status, body) = server.post_json("/v1/analyze", &json!({"inputs": "hello"})).await;
+    assert_eq!(status, 503);
     assert!(body["error"]["message"].as_str().unwrap().contains("add it to --models"), "{body}");
-    let gate: Value = client
-        .post(server.url("/v1/moderation/gate"))
-        .json(&json!({"text": "hello"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, gate) = server.post_json("/v1/moderation/gate", &json!({"text": "hello"})).await;
     assert_eq!(gate["decision"], "review", "{gate}");
     assert_eq!(gate["reasons"][0]["category"], "model_unavailable");
     server.shutdown_and_wait();

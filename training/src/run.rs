@@ -122,8 +122,11 @@ pub fn train(encoder: &ResolvedModel, options: &TrainOptions) -> Result<TrainRep
         None => None,
         Some(config) => {
             let mut tuned = fine_tune(&encoder, &data, &states, config)?;
-            for ((task, trained), logits) in data.iter().zip(&mut tasks).zip(&tuned.validation_logits) {
-                let head = std::mem::replace(&mut tuned.heads[trained_index(&data, task.task)], empty_head());
+            // Heads and logits come in the order of `data`.
+            let heads = std::mem::take(&mut tuned.heads);
+            for (((task, trained), head), logits) in
+                data.iter().zip(&mut tasks).zip(heads).zip(&tuned.validation_logits)
+            {
                 let (head, result) = calibrate(task, head, logits);
                 trained.fine_tuned_head = Some(head);
                 trained.report.fine_tuned = Some(result);
@@ -149,14 +152,6 @@ pub fn train(encoder: &ResolvedModel, options: &TrainOptions) -> Result<TrainRep
         frozen_seconds,
         fine_tune_seconds,
     })
-}
-
-fn trained_index(data: &[TaskData], task: TextTask) -> usize {
-    data.iter().position(|t| t.task == task).expect("trained tasks come from data")
-}
-
-fn empty_head() -> LinearHead {
-    LinearHead { weights: Vec::new(), bias: Vec::new() }
 }
 
 /// Picks the prior shift that scores best on validation and folds it into the head's bias.

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use eiq_inference::{Classifier, HeadSpec, Lexicon, LexiconMatch, ModelRegistry};
+use eiq_inference::{Classifier, HeadSpec, InferenceError, Lexicon, LexiconMatch, ModelRegistry};
+use eiq_models::FileRole;
 
 use crate::error::ServiceError;
 
@@ -104,13 +105,14 @@ impl AnalysisService {
 
     async fn analyze_with(&self, inputs: Vec<String>, tasks: Option<Vec<String>>) -> Result<Analysis, ServiceError> {
         validate_texts(&inputs, self.max_inputs, "inputs")?;
-        if !self.registry.serves(&self.model) {
-            return Err(ServiceError::Unavailable(format!(
+        let served = self.registry.get(&self.model).map_err(|err| match err {
+            // The server's configuration, not the client's choice: 503, not 404.
+            InferenceError::ModelNotServed(_) => ServiceError::Unavailable(format!(
                 "the text model `{}` is not loaded by this server; add it to --models",
                 self.model
-            )));
-        }
-        let served = self.registry.get(&self.model)?;
+            )),
+            other => other.into(),
+        })?;
         let classifier = served
             .classifier
             .as_ref()
@@ -136,7 +138,7 @@ impl AnalysisService {
                 spans,
             })
             .collect();
-        let weights_sha = served.model.manifest().files.first().map_or("", |f| f.sha256.as_str());
+        let weights_sha = served.model.manifest().file(FileRole::Weights).map_or("", |f| f.sha256.as_str());
         Ok(Analysis {
             model: self.model.clone(),
             model_version: weights_sha.chars().take(12).collect(),

@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eiq_inference::Lexicon;
-
 use super::analysis::{AnalysisService, Span, TaskScores, spans};
 use super::policy::{Policy, PolicyBook};
 use crate::error::ServiceError;
@@ -115,19 +113,21 @@ impl GateService {
         super::analysis::validate_texts(std::slice::from_ref(&request.text), 1, "text")?;
         let categories = self.categories();
         let known = (!categories.is_empty()).then_some(categories.as_slice());
-        let (name, policy) = match &request.policy {
+        let inline_lists;
+        let (name, policy, lists) = match &request.policy {
             PolicyChoice::Named(name) => {
-                let policy = self.policies.get(name)?;
+                let (policy, lists) = self.policies.get(name)?;
                 // Checked at start-up but for the categories, which depend on the loaded model: a
                 // mismatch is the server's configuration, not the client's mistake.
                 policy
                     .validate(&format!("policies.{name}"), known)
                     .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
-                (name.clone(), policy)
+                (name.clone(), policy, lists)
             }
             PolicyChoice::Inline(policy) => {
                 policy.validate("policy", known)?;
-                ("inline".to_string(), policy)
+                inline_lists = policy.word_lists();
+                ("inline".to_string(), policy, &inline_lists)
             }
         };
 
@@ -163,10 +163,8 @@ impl GateService {
             }
         };
 
-        let blocklist = Lexicon::from_entries(policy.blocklist.iter().map(String::as_str));
-        found.extend(spans(&request.text, "blocklist", blocklist.find(&request.text)));
-        let allowlist = Lexicon::from_entries(policy.allowlist.iter().map(String::as_str));
-        let allowed = allowlist.find(&request.text);
+        found.extend(spans(&request.text, "blocklist", lists.blocklist.find(&request.text)));
+        let allowed = lists.allowlist.find(&request.text);
         found.retain(|span| !allowed.iter().any(|a| a.span.start < span.bytes.end && span.bytes.start < a.span.end));
         found.sort_by_key(|span| span.bytes.start);
 

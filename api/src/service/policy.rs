@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use eiq_inference::Lexicon;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -97,10 +98,25 @@ impl Policy {
     }
 }
 
-/// The named policies: `default` is built in; a file may add more or replace it.
+/// A policy's blocklist and allowlist, ready for matching.
+#[derive(Debug, Clone)]
+pub struct WordLists {
+    pub blocklist: Lexicon,
+    pub allowlist: Lexicon,
+}
+
+impl Policy {
+    pub fn word_lists(&self) -> WordLists {
+        let compile = |entries: &[String]| Lexicon::from_entries(entries.iter().map(String::as_str));
+        WordLists { blocklist: compile(&self.blocklist), allowlist: compile(&self.allowlist) }
+    }
+}
+
+/// The named policies: `default` is built in; a file may add more or replace it. Their word
+/// lists are compiled once, here, not per request.
 #[derive(Debug, Clone)]
 pub struct PolicyBook {
-    policies: BTreeMap<String, Policy>,
+    policies: BTreeMap<String, (Policy, WordLists)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +127,9 @@ struct PolicyFile {
 
 impl PolicyBook {
     pub fn builtin() -> Self {
-        Self { policies: BTreeMap::from([("default".to_string(), Policy::default_policy())]) }
+        let default = Policy::default_policy();
+        let lists = default.word_lists();
+        Self { policies: BTreeMap::from([("default".to_string(), (default, lists))]) }
     }
 
     /// The built-in policies plus those of a TOML file of `[policies.<name>]` tables; categories
@@ -122,13 +140,14 @@ impl PolicyBook {
         let mut book = Self::builtin();
         for (name, policy) in file.policies {
             policy.validate(&format!("policies.{name}"), categories).map_err(|e| format!("{}: {e}", path.display()))?;
-            book.policies.insert(name, policy);
+            let lists = policy.word_lists();
+            book.policies.insert(name, (policy, lists));
         }
         Ok(book)
     }
 
-    pub fn get(&self, name: &str) -> Result<&Policy, ServiceError> {
-        self.policies.get(name).ok_or_else(|| {
+    pub fn get(&self, name: &str) -> Result<(&Policy, &WordLists), ServiceError> {
+        self.policies.get(name).map(|(policy, lists)| (policy, lists)).ok_or_else(|| {
             let known: Vec<&str> = self.policies.keys().map(String::as_str).collect();
             ServiceError::InvalidInput(format!("policy: no policy named `{name}`; configured: {}", known.join(", ")))
         })
@@ -183,7 +202,9 @@ mod tests {
         .unwrap();
         let book = PolicyBook::from_file(&path, Some(&categories())).unwrap();
         assert_eq!(book.names().collect::<Vec<_>>(), ["default", "strict"]);
-        assert_eq!(book.get("strict").unwrap().blocklist, ["competitorco"]);
+        let (strict, lists) = book.get("strict").unwrap();
+        assert_eq!(strict.blocklist, ["competitorco"]);
+        assert_eq!(lists.blocklist.find("try CompetitorCo").len(), 1);
         assert!(book.get("lenient").unwrap_err().to_string().contains("default, strict"));
 
         std::fs::write(&path, "[policies.bad.thresholds]\nhate = { review = 2 }\n").unwrap();

@@ -23,6 +23,13 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
+    /// POSTs `body` as JSON to `path`; the status and the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = reqwest::Client::new().post(self.url(path)).json(body).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
     /// Sends the shutdown signal and waits until the server has drained and returned.
     pub fn shutdown_and_wait(&self) {
         if let Some(stop) = self.stop.lock().unwrap().take() {

@@ -50,8 +50,8 @@ pub fn load_weights(weights: &Path, overlay: Option<&Path>) -> Result<HashMap<St
     let mut tensors = read(weights)?;
     if let Some(overlay) = overlay {
         for (name, tensor) in read(overlay)? {
-            let base = tensors.get(&name).or_else(|| tensors.get(&format!("bert.{name}")));
-            let Some(base) = base else {
+            let key = if tensors.contains_key(&name) { name.clone() } else { format!("bert.{name}") };
+            let Some(base) = tensors.get(&key) else {
                 return Err(InferenceError::Backend {
                     backend: "candle",
                     reason: format!("{}: `{name}` is not a tensor of the base model", overlay.display()),
@@ -68,7 +68,6 @@ pub fn load_weights(weights: &Path, overlay: Option<&Path>) -> Result<HashMap<St
                     ),
                 });
             }
-            let key = if tensors.contains_key(&name) { name } else { format!("bert.{name}") };
             tensors.insert(key, tensor);
         }
     }

@@ -24,6 +24,142 @@ pub enum Command {
     Models(ModelsCommand),
     /// Train the text-intelligence heads (frozen and partly fine-tuned) and write the servable model.
     Train(TrainArgs),
+    /// Batch analytics over post history: import, features, train, forecast, best-times, report.
+    #[command(subcommand)]
+    Batch(BatchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Read a history (any format), report bad rows, write canonical posts or store them for a tenant.
+    Import(BatchImportArgs),
+    /// Compute per-post features (features/README.md) and write them as Parquet or CSV.
+    Features(BatchFeaturesArgs),
+    /// Train and evaluate the engagement forecaster; write the model and its card.
+    Train(BatchTrainArgs),
+    /// Forecast drafts (CSV: account_id, text, platform, media, at) with a trained model.
+    Forecast(BatchForecastArgs),
+    /// An account's best times to post.
+    BestTimes(BatchBestTimesArgs),
+    /// An account's report: top posts, hour-of-week heatmap (SVG), engagement trend (SVG).
+    Report(BatchReportArgs),
+}
+
+/// A history to read.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryInput {
+    /// A history file (.csv, .jsonl, .parquet, .json for X API, .js for an X archive), a folder of
+    /// rtweet cassettes, or `synthetic[:ACCOUNTSxPOSTS[:SEED]]`.
+    #[arg(long)]
+    pub input: String,
+    /// The file's format when its extension does not say: csv, jsonl, parquet, x-api, x-archive.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Stop at the first bad row instead of reporting it and going on.
+    #[arg(long)]
+    pub strict: bool,
+    /// The account an X archive belongs to.
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// IANA timezone for posts whose source gives none (X gives none).
+    #[arg(long)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchImportArgs {
+    #[command(flatten)]
+    pub history: HistoryInput,
+    /// Write canonical posts here (.parquet or .csv) ...
+    #[arg(long, conflicts_with = "tenant")]
+    pub output: Option<PathBuf>,
+    /// ... or merge them into this tenant's stored history (what the server reads).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchFeaturesArgs {
+    #[command(flatten)]
+    pub history: HistoryInput,
+    /// Output file: .parquet or .csv.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchTrainArgs {
+    /// Histories to train and evaluate on, each on its own (see `--input` of `import`).
+    #[arg(long = "input", required = true)]
+    pub inputs: Vec<String>,
+    /// IANA timezone for posts whose source gives none.
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Where to write the trained model (JSON); needs exactly one input.
+    #[arg(long)]
+    pub model_out: Option<PathBuf>,
+    /// Where to write the model card (Markdown), one section per input.
+    #[arg(long)]
+    pub card: Option<PathBuf>,
+    /// Most trees (early stopping on the validation split picks fewer).
+    #[arg(long, default_value_t = 400)]
+    pub trees: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchForecastArgs {
+    /// A model from `eiq batch train --model-out`.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub history: HistoryInput,
+    /// Drafts CSV with columns account_id, text, and optionally platform, media, at (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    pub drafts: PathBuf,
+    /// Output CSV; standard output when absent.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchBestTimesArgs {
+    #[command(flatten)]
+    pub history: HistoryInput,
+    /// The account to plan for.
+    #[arg(long)]
+    pub account: String,
+    /// Slots to return.
+    #[arg(long, default_value_t = 5)]
+    pub top_k: usize,
+    /// Least time between two returned slots, in hours.
+    #[arg(long, default_value_t = 3.0)]
+    pub min_spacing_hours: f64,
+    /// 15, 30 or 60 [default: the finest the history supports].
+    #[arg(long)]
+    pub resolution_minutes: Option<u32>,
+    /// Local-time window to avoid, e.g. `sat 00:00-24:00` or `22:00-06:00` (every day); repeatable.
+    #[arg(long = "blackout")]
+    pub blackouts: Vec<String>,
+    /// Write every slot of the week to this CSV.
+    #[arg(long)]
+    pub grid_csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchReportArgs {
+    #[command(flatten)]
+    pub history: HistoryInput,
+    /// The account to report on.
+    #[arg(long)]
+    pub account: String,
+    /// Folder for report.md, heatmap.svg and trend.svg.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Top posts to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,7 +319,31 @@ pub struct ServeArgs {
     #[arg(long, env = "EIQ_MAX_INPUTS", default_value_t = 2_048)]
     pub max_inputs: usize,
     #[command(flatten)]
+    pub data: DataArgs,
+    /// Folder whose files `POST /v1/history:import?path=` may read; server-side imports are off without it.
+    #[arg(long, env = "EIQ_IMPORT_ROOT")]
+    pub import_root: Option<PathBuf>,
+    /// Largest history import (upload or server file), in bytes.
+    #[arg(long, env = "EIQ_MAX_IMPORT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_import_bytes: usize,
+    #[command(flatten)]
     pub catalogue: CatalogueArgs,
+}
+
+/// Where tenants' post histories and trained forecasters live.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Data folder [default: the user's data dir, e.g. ~/.local/share/eiq].
+    #[arg(long, env = "EIQ_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    pub fn dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("eiq")
+        })
+    }
 }
 
 impl ServeArgs {

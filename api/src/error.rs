@@ -21,6 +21,26 @@ pub enum ServiceError {
     /// A part the request needs is not available (a word list not fetched, a model without heads).
     #[error("{0}")]
     Unavailable(String),
+
+    /// The request names something the tenant does not have (an account without history).
+    #[error("{0}")]
+    NotFound(String),
+
+    /// Valid, but not allowed on this server (a server-side path outside the import root).
+    #[error("{0}")]
+    Forbidden(String),
+
+    /// Valid, but the tenant's state does not allow it yet (too little history to train on).
+    #[error("{0}")]
+    FailedPrecondition(String),
+
+    /// An upload or file over its size limit.
+    #[error("{0}")]
+    TooLarge(String),
+
+    /// The server's own fault (disk, a background task).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// REST-only failures before a handler runs (body too large, not JSON, wrong shape, no route).
@@ -55,6 +75,29 @@ impl ServiceError {
             ),
             ServiceError::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, "server_error", "unavailable", None)
+            }
+            ServiceError::NotFound(_) => {
+                (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "not_found", None)
+            }
+            ServiceError::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, tonic::Code::PermissionDenied, "invalid_request_error", "forbidden", None)
+            }
+            ServiceError::FailedPrecondition(_) => (
+                StatusCode::CONFLICT,
+                tonic::Code::FailedPrecondition,
+                "invalid_request_error",
+                "failed_precondition",
+                None,
+            ),
+            ServiceError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                tonic::Code::ResourceExhausted,
+                "invalid_request_error",
+                "too_large",
+                None,
+            ),
+            ServiceError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal, "server_error", "internal", None)
             }
             ServiceError::Inference(err) => match err {
                 E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {

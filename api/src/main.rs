@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use eiq::config::{Cli, Command, ModelsCommand};
+use eiq::config::{BatchCommand, Cli, Command, ModelsCommand};
 use eiq::{cli, server, telemetry};
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +32,17 @@ fn run(args: Cli) -> anyhow::Result<()> {
             print!("{report}");
         }
         Command::Train(args) => print!("{}", cli::train::run(&args)?),
+        Command::Batch(command) => {
+            let report = match command {
+                BatchCommand::Import(args) => cli::batch::import(&args)?,
+                BatchCommand::Features(args) => cli::batch::features(&args)?,
+                BatchCommand::Train(args) => cli::batch::train(&args)?,
+                BatchCommand::Forecast(args) => cli::batch::forecast(&args)?,
+                BatchCommand::BestTimes(args) => cli::batch::best_times(&args)?,
+                BatchCommand::Report(args) => cli::batch::report(&args)?,
+            };
+            print!("{report}");
+        }
     }
     Ok(())
 }

@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 use crate::config::ServeArgs;
 use crate::error::ApiError;
 use crate::rest::{self, AppState};
-use crate::service::{AnalysisService, EmbeddingService, GateService, PolicyBook, gate_categories};
+use crate::service::{
+    AnalysisService, EmbeddingService, ForecastService, GateService, HistoryService, PolicyBook, gate_categories,
+};
 use crate::{grpc, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +74,19 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
     let embeddings = EmbeddingService::new(registry.clone(), args.max_inputs);
     let analysis = AnalysisService::new(registry, args.text_model.clone(), profanity, args.max_inputs);
     let gate = GateService::new(analysis.clone(), policies, std::time::Duration::from_millis(args.gate_timeout_ms));
-    let grpc = grpc::routes(embeddings.clone(), analysis.clone(), gate.clone(), args.max_body_bytes);
-    let state = AppState { embeddings, analysis, gate, metrics: telemetry::prometheus() };
+    let history = HistoryService::new(&args.data.dir(), args.import_root.clone(), args.max_import_bytes);
+    let forecast = ForecastService::new(history.clone());
+    let grpc = grpc::routes(
+        grpc::Services {
+            embeddings: embeddings.clone(),
+            analysis: analysis.clone(),
+            gate: gate.clone(),
+            history: history.clone(),
+            forecast: forecast.clone(),
+        },
+        args.max_body_bytes,
+    );
+    let state = AppState { embeddings, analysis, gate, history, forecast, metrics: telemetry::prometheus() };
     Ok(rest::router(state, args.max_body_bytes)
         .merge(grpc.into_axum_router())
         .route_layer(middleware::from_fn(telemetry::track_requests))

@@ -7,20 +7,28 @@
 //! train/validation overlap check use, so a tweet that differs only by a URL, a mention or
 //! punctuation counts as the same tweet.
 
+mod canonical;
 mod dedup;
 mod error;
 mod normalize;
 mod posts;
+mod rng;
+mod rtweet;
+mod synthetic;
 mod semeval;
 mod tweeteval;
 
+pub use canonical::{REQUIRED_COLUMNS, import_csv, import_json_lines, parse_post, parse_time};
 pub use dedup::{DedupReport, dedup, drop_overlap};
 pub use error::DatasetError;
 pub use normalize::normalize;
 pub use posts::{
     Imported, MediaType, NotThisFormat, Post, RowError, import_x_archive, import_x_statuses, parse_x_time,
 };
+pub use rng::SplitMix64;
+pub use rtweet::load_rtweet_fixtures;
 pub use semeval::load_semeval_dir;
+pub use synthetic::{Synthetic, SyntheticConfig, Truth, generate};
 pub use tweeteval::{Split, load_tweeteval};
 
 /// One labelled text; `label` indexes the set's `labels`.

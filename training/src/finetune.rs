@@ -12,7 +12,7 @@ use half::f16;
 use serde::Serialize;
 
 use crate::encode::{SplitEncoder, StateBatch, chunks_by_tokens};
-use crate::rng::SplitMix64;
+use eiq_datasets::SplitMix64;
 use crate::store::{MatrixStore, TextKey};
 use crate::tasks::TaskData;
 use crate::{LinearHead, TrainingError, progress};

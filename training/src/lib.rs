@@ -5,13 +5,15 @@
 //! cache, [`frozen`] fits linfa logistic regressions on the frozen sentence vectors and
 //! [`finetune`] trains the top layers plus one head per task with candle. [`run`] compares the
 //! two per task on validation and [`bundle`] writes what is served, with its model card.
+//!
+//! [`engagement`] trains the engagement forecaster on feature rows from `eiq-features`.
 
 pub mod bundle;
 pub mod encode;
+pub mod engagement;
 mod error;
 pub mod finetune;
 pub mod frozen;
-mod rng;
 pub mod run;
 pub mod store;
 pub mod tasks;

@@ -2,24 +2,31 @@
 //! discover the API. Mounted into the same axum router as REST: one port serves both.
 
 mod embeddings;
+mod engagement;
 mod text;
 
 use std::sync::Arc;
 
 use eiq_inference::ModelRegistry;
 use eiq_proto::v1::embeddings_server::EmbeddingsServer;
+use eiq_proto::v1::engagement_server::EngagementServer;
 use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
-use crate::service::{AnalysisService, EmbeddingService, GateService};
+use crate::service::{AnalysisService, EmbeddingService, ForecastService, GateService, HistoryService};
 
-pub fn routes(
-    embeddings: EmbeddingService,
-    analysis: AnalysisService,
-    gate: GateService,
-    max_message_bytes: usize,
-) -> Routes {
+/// The services the gRPC handlers call.
+pub struct Services {
+    pub embeddings: EmbeddingService,
+    pub analysis: AnalysisService,
+    pub gate: GateService,
+    pub history: HistoryService,
+    pub forecast: ForecastService,
+}
+
+pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
+    let Services { embeddings, analysis, gate, history, forecast } = services;
     let registry = Arc::clone(embeddings.registry());
     let (health_reporter, health) = tonic_health::server::health_reporter();
     tokio::spawn(report_health(registry, health_reporter));
@@ -37,11 +44,14 @@ pub fn routes(
         EmbeddingsServer::new(embeddings::GrpcEmbeddings::new(embeddings)).max_decoding_message_size(max_message_bytes);
     let text =
         TextIntelligenceServer::new(text::GrpcText::new(analysis, gate)).max_decoding_message_size(max_message_bytes);
+    let engagement = EngagementServer::new(engagement::GrpcEngagement::new(history, forecast))
+        .max_decoding_message_size(max_message_bytes);
     Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
         .add_service(text)
+        .add_service(engagement)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{analyze, embeddings, gate, health, models, moderations, perspective};
+use super::{accounts, analyze, embeddings, gate, health, history, models, moderations, perspective};
 use crate::error::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
@@ -16,6 +16,10 @@ use crate::error::{ErrorBody, ErrorDetail};
         moderations::create,
         perspective::analyze,
         gate::check,
+        history::import,
+        accounts::forecast,
+        accounts::best_times,
+        accounts::best_times_query,
         health::alive,
         health::ready,
         health::metrics

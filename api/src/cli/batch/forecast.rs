@@ -1,0 +1,65 @@
+//! `eiq batch forecast`: drafts CSV → expected engagement per draft with its 80 % interval.
+
+use anyhow::{Context, bail};
+use eiq_datasets::MediaType;
+use eiq_training::engagement::{AccountState, Draft, EngagementModel, draft_rows};
+
+use super::{load_history, step};
+use crate::config::BatchForecastArgs;
+use crate::service::{format_time, now, parse_media, parse_time};
+
+pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
+    let json = std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let model = EngagementModel::from_json(&json)?;
+    let imported = load_history(&args.history)?;
+    let features = step("features", || Ok(eiq_features::features(eiq_features::posts_to_frame(&imported.posts)?)?))?;
+    let states = AccountState::all_from_features(&features)?;
+    let mut reader = csv::Reader::from_path(&args.drafts).with_context(|| format!("reading {}", args.drafts.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let (Some(account_column), Some(text_column)) = (column("account_id"), column("text")) else {
+        bail!("{}: the drafts CSV needs `account_id` and `text` columns", args.drafts.display());
+    };
+    let (platform_column, media_column, at_column) = (column("platform"), column("media"), column("at"));
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["account_id", "at", "engagement", "low", "high", "log_engagement"])?;
+    let default_at = (now() / 3600 + 1) * 3600;
+    for (index, record) in reader.records().enumerate() {
+        let row = index + 1;
+        let record = record.with_context(|| format!("drafts row {row}"))?;
+        let field = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
+        let account = field(Some(account_column)).unwrap_or_default();
+        let state = states.get(account).with_context(|| format!("drafts row {row}: no history for account `{account}`"))?;
+        let at = match field(at_column) {
+            Some(text) => parse_time(text).map_err(|e| anyhow::anyhow!("drafts row {row}: {e}"))?,
+            None => default_at,
+        };
+        let media = match field(media_column) {
+            Some(text) => parse_media(text).map_err(|e| anyhow::anyhow!("drafts row {row}: {e}"))?,
+            None => MediaType::None,
+        };
+        let draft = Draft {
+            text: record.get(text_column).unwrap_or_default().to_string(),
+            platform: field(platform_column).map_or_else(|| state.platform.clone(), str::to_string),
+            media,
+            at,
+        };
+        let forecast = model.forecast(&draft_rows(state, &[draft])?[0]);
+        out.write_record([
+            account.to_string(),
+            format_time(at),
+            format!("{:.1}", forecast.engagement),
+            format!("{:.1}", forecast.low),
+            format!("{:.1}", forecast.high),
+            format!("{:.4}", forecast.log_engagement),
+        ])?;
+    }
+    let csv = String::from_utf8(out.into_inner()?)?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &csv).with_context(|| format!("writing {}", path.display()))?;
+            Ok(format!("wrote {}\n", path.display()))
+        }
+        None => Ok(csv),
+    }
+}

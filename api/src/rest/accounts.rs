@@ -1,0 +1,289 @@
+//! An account's engagement: `POST /v1/accounts/{account_id}/forecast` (a draft at candidate
+//! times) and `GET|POST /v1/accounts/{account_id}/best-times`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use eiq_features::best_times::{BestTimes, BestTimesOptions, Slot};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::json::ApiJson;
+use super::tenant::Tenant;
+use crate::error::{ApiError, ErrorBody};
+use crate::service::{DraftRequest, ForecastAnswer, TimedForecast, format_time, now, parse_blackout, parse_media, parse_time};
+
+/// Unix seconds or an RFC 3339 string.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TimeValue {
+    Seconds(i64),
+    Text(String),
+}
+
+impl TimeValue {
+    fn seconds(&self) -> Result<i64, ApiError> {
+        Ok(match self {
+            TimeValue::Seconds(s) => parse_time(&s.to_string())?,
+            TimeValue::Text(t) => parse_time(t)?,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastBody {
+    pub text: String,
+    /// Default: the account's platform.
+    pub platform: Option<String>,
+    /// none, photo, video, gif.
+    #[serde(default)]
+    pub media: Option<String>,
+    /// When it might be posted; default: every hour of the coming week.
+    #[serde(default)]
+    pub candidate_times: Vec<TimeValue>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastResponse {
+    pub account_id: String,
+    pub platform: String,
+    pub timezone: Option<String>,
+    /// The candidate with the highest expected engagement.
+    pub best: TimedForecastBody,
+    pub forecasts: Vec<TimedForecastBody>,
+    pub model: ForecastModelBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimedForecastBody {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// `Tue 09:00` in the account's timezone.
+    pub local_time: String,
+    /// Expected likes + comments + shares.
+    pub engagement: f64,
+    /// 80 % interval.
+    pub low: f64,
+    pub high: f64,
+    /// Against the account's average post: 0.25 = +25 %.
+    pub lift: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastModelBody {
+    /// `trees` or `ridge`.
+    pub served: String,
+    pub trained_posts: usize,
+    /// On each account's latest 20 % of posts, held out from training.
+    pub held_out_spearman: f64,
+    pub held_out_mae: f64,
+    pub account_median_mae: f64,
+}
+
+fn timed(forecast: &TimedForecast) -> TimedForecastBody {
+    TimedForecastBody {
+        at: format_time(forecast.at),
+        local_time: forecast.local_time.clone(),
+        engagement: forecast.forecast.engagement,
+        low: forecast.forecast.low,
+        high: forecast.forecast.high,
+        lift: forecast.lift,
+    }
+}
+
+impl From<ForecastAnswer> for ForecastResponse {
+    fn from(answer: ForecastAnswer) -> Self {
+        let evaluation = &answer.model.evaluation;
+        let score = |method: &str| evaluation.score(method).cloned();
+        let served = score(&evaluation.served);
+        Self {
+            best: timed(&answer.forecasts[answer.best]),
+            forecasts: answer.forecasts.iter().map(timed).collect(),
+            model: ForecastModelBody {
+                served: evaluation.served.clone(),
+                trained_posts: evaluation.posts,
+                held_out_spearman: served.as_ref().map_or(0.0, |s| s.spearman),
+                held_out_mae: served.map_or(0.0, |s| s.mae),
+                account_median_mae: score("account median").map_or(0.0, |s| s.mae),
+            },
+            account_id: answer.account_id,
+            platform: answer.platform,
+            timezone: answer.timezone,
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/forecast",
+    params(("account_id" = String, Path), ("x-tenant-id" = Option<String>, Header)),
+    request_body = ForecastBody,
+    responses(
+        (status = 200, body = ForecastResponse),
+        (status = 404, body = ErrorBody, description = "no history for the account"),
+        (status = 409, body = ErrorBody, description = "too little history to train a forecaster"),
+        (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn forecast(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(account_id): Path<String>,
+    ApiJson(body): ApiJson<ForecastBody>,
+) -> Result<Json<ForecastResponse>, ApiError> {
+    let candidate_times = body.candidate_times.iter().map(TimeValue::seconds).collect::<Result<_, _>>()?;
+    let request = DraftRequest {
+        tenant,
+        account_id,
+        text: body.text,
+        platform: body.platform,
+        media: parse_media(body.media.as_deref().unwrap_or(""))?,
+        candidate_times,
+        now: now(),
+    };
+    Ok(Json(state.forecast.forecast(request).await?.into()))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BestTimesBody {
+    pub platform: Option<String>,
+    /// How many slots to return (default 5).
+    pub top_k: Option<usize>,
+    /// Least time between two returned slots, in hours (default 3).
+    pub min_spacing_hours: Option<f64>,
+    /// 15, 30 or 60; default: the finest the account's history supports.
+    pub resolution_minutes: Option<u32>,
+    /// Return every slot of the week too.
+    #[serde(default)]
+    pub include_grid: bool,
+    /// Local-time windows to avoid (POST only).
+    #[serde(default)]
+    #[param(ignore)]
+    pub blackouts: Vec<BlackoutBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlackoutBody {
+    /// mon … sun; absent is every day.
+    pub day: Option<String>,
+    /// `HH:MM`, local.
+    pub start: String,
+    /// `HH:MM`, local; before `start` means past midnight.
+    pub end: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BestTimesResponse {
+    pub account_id: String,
+    pub platform: String,
+    pub timezone: Option<String>,
+    pub resolution_minutes: u32,
+    pub account_posts: usize,
+    pub top: Vec<SlotBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Vec<SlotBody>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotBody {
+    /// `Tue 09:00`, local.
+    pub start: String,
+    /// Minutes since local Monday 00:00.
+    pub start_minute: u32,
+    /// The next time the slot comes round, RFC 3339 UTC (DST-aware).
+    pub next_at: String,
+    pub expected_engagement: f64,
+    /// Against the account's average slot, with a 90 % band.
+    pub lift: f64,
+    pub lift_low: f64,
+    pub lift_high: f64,
+    /// The account's own posts in this slot.
+    pub posts: usize,
+    /// 0 = all prior (platform and tenant patterns), 1 = all the account's own history.
+    pub history_weight: f64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blacked_out: bool,
+}
+
+fn slot(slot: &Slot) -> SlotBody {
+    SlotBody {
+        start: slot.label.clone(),
+        start_minute: slot.start_minute,
+        next_at: format_time(slot.next_at),
+        expected_engagement: slot.expected_engagement,
+        lift: slot.lift,
+        lift_low: slot.lift_low,
+        lift_high: slot.lift_high,
+        posts: slot.posts,
+        history_weight: slot.history_weight,
+        blacked_out: slot.blacked_out,
+    }
+}
+
+fn response(best: BestTimes, include_grid: bool) -> BestTimesResponse {
+    BestTimesResponse {
+        top: best.top.iter().map(slot).collect(),
+        grid: include_grid.then(|| best.grid.iter().map(slot).collect()),
+        account_id: best.account_id,
+        platform: best.platform,
+        timezone: best.timezone,
+        resolution_minutes: best.resolution_minutes,
+        account_posts: best.account_posts,
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/best-times",
+    params(("account_id" = String, Path), ("x-tenant-id" = Option<String>, Header)),
+    request_body = BestTimesBody,
+    responses((status = 200, body = BestTimesResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn best_times(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(account_id): Path<String>,
+    ApiJson(body): ApiJson<BestTimesBody>,
+) -> Result<Json<BestTimesResponse>, ApiError> {
+    let include_grid = body.include_grid;
+    let options = options(body)?;
+    Ok(Json(response(state.forecast.best_times(&tenant, &account_id, options).await?, include_grid)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}/best-times",
+    params(("account_id" = String, Path), ("x-tenant-id" = Option<String>, Header), BestTimesBody),
+    responses((status = 200, body = BestTimesResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn best_times_query(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(account_id): Path<String>,
+    query: Result<Query<BestTimesBody>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<BestTimesResponse>, ApiError> {
+    let Query(body) = query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
+    let include_grid = body.include_grid;
+    let options = options(body)?;
+    Ok(Json(response(state.forecast.best_times(&tenant, &account_id, options).await?, include_grid)))
+}
+
+fn options(body: BestTimesBody) -> Result<BestTimesOptions, ApiError> {
+    let defaults = BestTimesOptions::default();
+    Ok(BestTimesOptions {
+        top_k: body.top_k.unwrap_or(defaults.top_k),
+        min_spacing_hours: body.min_spacing_hours.unwrap_or(defaults.min_spacing_hours),
+        blackouts: body
+            .blackouts
+            .iter()
+            .map(|b| parse_blackout(b.day.as_deref(), &b.start, &b.end))
+            .collect::<Result<_, _>>()?,
+        resolution_minutes: body.resolution_minutes,
+        platform: body.platform,
+        now: now(),
+    })
+}

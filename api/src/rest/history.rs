@@ -1,0 +1,121 @@
+//! `POST /v1/history:import`: a history file as the request body (streamed, up to
+//! `--max-import-bytes`), or `?path=` naming a file under the server's `--import-root`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use eiq_features::{HistoryFormat, ImportOptions};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::tenant::Tenant;
+use crate::error::{ApiError, ErrorBody, ServiceError};
+use crate::service::{ImportReport, ImportRequest, ImportSource};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// csv, jsonl, parquet, x-api, x-archive; else from the Content-Type or the path's extension.
+    pub format: Option<String>,
+    /// Fail on the first bad row instead of reporting it and importing the rest.
+    #[serde(default)]
+    pub strict: bool,
+    /// The account an x-archive belongs to.
+    pub account_id: Option<String>,
+    /// IANA timezone for posts whose source gives none (X gives none).
+    pub timezone: Option<String>,
+    /// A file under the server's --import-root, instead of a body.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResponse {
+    pub imported: usize,
+    pub skipped_reposts: usize,
+    /// Bad rows (the first 100), each with its row number and why; `error_count` is the total.
+    pub errors: Vec<RowErrorBody>,
+    pub error_count: usize,
+    pub accounts: Vec<AccountImportBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowErrorBody {
+    pub row: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountImportBody {
+    pub account_id: String,
+    pub added: usize,
+    pub updated: usize,
+    pub total: usize,
+}
+
+impl From<ImportReport> for ImportResponse {
+    fn from(report: ImportReport) -> Self {
+        Self {
+            imported: report.imported,
+            skipped_reposts: report.skipped_reposts,
+            errors: report.errors.into_iter().map(|e| RowErrorBody { row: e.row, reason: e.reason }).collect(),
+            error_count: report.error_count,
+            accounts: report
+                .accounts
+                .into_iter()
+                .map(|a| AccountImportBody { account_id: a.account_id, added: a.added, updated: a.updated, total: a.total })
+                .collect(),
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/history:import",
+    params(ImportQuery, ("x-tenant-id" = Option<String>, Header, description = "tenant; `default` when absent")),
+    request_body(content = Vec<u8>, description = "the history file", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, body = ImportResponse),
+        (status = 403, body = ErrorBody, description = "a server path while --import-root is unset, or outside it"),
+        (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "wrong format: names the first offending row"),
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ImportResponse>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
+    let limit = state.history.max_import_bytes();
+    let format = match &query.format {
+        Some(name) => Some(name.parse::<HistoryFormat>().map_err(ServiceError::InvalidInput)?),
+        None => format_of_content_type(&headers),
+    };
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::Rejected {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        message: format!("the history is over the {limit}-byte limit (--max-import-bytes); import it from a server path"),
+    })?;
+    let source = match (query.path, bytes.is_empty()) {
+        (Some(path), true) => ImportSource::Path(path),
+        (Some(_), false) => return Err(ServiceError::InvalidInput("give a body or a `path`, not both".into()).into()),
+        (None, true) => return Err(ServiceError::InvalidInput("the body is empty: send a history file or give `path`".into()).into()),
+        (None, false) => ImportSource::Bytes(bytes.to_vec()),
+    };
+    let options = ImportOptions { strict: query.strict, account_id: query.account_id, timezone: query.timezone };
+    let report = state.history.import(ImportRequest { tenant, format, options, source }).await?;
+    Ok(Json(report.into()))
+}
+
+fn format_of_content_type(headers: &HeaderMap) -> Option<HistoryFormat> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    match value.split(';').next()?.trim() {
+        "text/csv" => Some(HistoryFormat::Csv),
+        "application/x-ndjson" | "application/jsonl" => Some(HistoryFormat::JsonLines),
+        "application/vnd.apache.parquet" => Some(HistoryFormat::Parquet),
+        _ => None,
+    }
+}

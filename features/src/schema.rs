@@ -1,0 +1,90 @@
+//! The canonical post schema as a Polars frame, both ways. Parquet files from other tools are
+//! read through [`posts_from_frame`], which checks every row as the CSV importer does.
+
+use eiq_datasets::{Imported, Post, RowError, parse_post};
+use polars::prelude::*;
+
+use crate::FeatureError;
+
+const TEXT_COLUMNS: [&str; 6] = ["post_id", "account_id", "platform", "timezone", "text", "media"];
+const COUNT_COLUMNS: [&str; 5] = ["likes", "comments", "shares", "impressions", "followers"];
+
+pub fn posts_to_frame(posts: &[Post]) -> Result<DataFrame, FeatureError> {
+    let text = |f: fn(&Post) -> &str| posts.iter().map(f).collect::<Vec<&str>>();
+    let count = |f: fn(&Post) -> Option<u64>| posts.iter().map(|p| f(p).map(|c| c as i64)).collect::<Vec<_>>();
+    let columns = vec![
+        Column::new("post_id".into(), text(|p| &p.post_id)),
+        Column::new("account_id".into(), text(|p| &p.account_id)),
+        Column::new("platform".into(), text(|p| &p.platform)),
+        Column::new("created_at".into(), posts.iter().map(|p| p.created_at).collect::<Vec<i64>>()),
+        Column::new("timezone".into(), posts.iter().map(|p| p.timezone.as_deref()).collect::<Vec<_>>()),
+        Column::new("text".into(), text(|p| &p.text)),
+        Column::new("media".into(), posts.iter().map(|p| p.media.as_str()).collect::<Vec<&str>>()),
+        Column::new("likes".into(), count(|p| p.likes)),
+        Column::new("comments".into(), count(|p| p.comments)),
+        Column::new("shares".into(), count(|p| p.shares)),
+        Column::new("impressions".into(), count(|p| p.impressions)),
+        Column::new("followers".into(), count(|p| p.followers)),
+    ];
+    Ok(DataFrame::new(posts.len(), columns)?)
+}
+
+/// Rows of a frame in the canonical schema (as written by any tool): each row is checked like a
+/// CSV row, so a bad value is a row error, not a failed file.
+pub fn posts_from_frame(frame: &DataFrame) -> Result<Imported, FeatureError> {
+    let wrong = |reason: String| FeatureError::WrongFormat { format: "canonical posts", row: None, reason };
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    if let Some(missing) = eiq_datasets::REQUIRED_COLUMNS.iter().find(|c| !names.iter().any(|n| n == *c)) {
+        return Err(wrong(format!("no `{missing}` column (found: {})", names.join(", "))));
+    }
+    let as_strings = |name: &str| -> Result<Option<StringChunked>, FeatureError> {
+        let Ok(column) = frame.column(name) else { return Ok(None) };
+        let column = match column.dtype() {
+            DataType::Datetime(unit, _) => {
+                let per_second = match unit {
+                    TimeUnit::Milliseconds => 1_000,
+                    TimeUnit::Microseconds => 1_000_000,
+                    TimeUnit::Nanoseconds => 1_000_000_000,
+                };
+                let seconds = column.cast(&DataType::Int64)?.as_materialized_series().i64()?.clone() / per_second;
+                seconds.into_series().into_column()
+            }
+            _ => column.clone(),
+        };
+        let strings = column
+            .cast(&DataType::String)
+            .map_err(|e| wrong(format!("column `{name}` ({}) cannot be read as text: {e}", column.dtype())))?;
+        Ok(Some(strings.as_materialized_series().str()?.clone()))
+    };
+    let columns: Vec<(&str, Option<StringChunked>)> = TEXT_COLUMNS
+        .iter()
+        .chain(COUNT_COLUMNS.iter())
+        .chain(["created_at"].iter())
+        .map(|name| Ok((*name, as_strings(name)?)))
+        .collect::<Result<_, FeatureError>>()?;
+    let mut imported = Imported::default();
+    for row in 0..frame.height() {
+        let field = |name: &str| -> Result<Option<String>, String> {
+            Ok(columns
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, c)| c.as_ref())
+                .and_then(|c| c.get(row))
+                .map(str::to_string))
+        };
+        match parse_post(&field) {
+            Ok(post) => imported.posts.push(post),
+            Err(reason) => imported.errors.push(RowError { row: row + 1, reason }),
+        }
+    }
+    Ok(imported)
+}
+
+/// The frame's rows as posts, for frames this crate wrote (a stored history): no row can fail.
+pub fn stored_posts(frame: &DataFrame) -> Result<Vec<Post>, FeatureError> {
+    let imported = posts_from_frame(frame)?;
+    match imported.errors.into_iter().next() {
+        Some(error) => Err(FeatureError::BadRow(error)),
+        None => Ok(imported.posts),
+    }
+}

@@ -5,6 +5,7 @@
 //! trained on the same linfa `Dataset` as the linear model. Features are cut into at most
 //! [`BINS`] quantile bins once; each tree grows depth-first over per-node histograms.
 
+use linfa::dataset::AsSingleTargets;
 use linfa::prelude::*;
 use ndarray_linfa::{Array1, Array2, ArrayBase, Data, Ix2};
 use rayon::prelude::*;

@@ -10,6 +10,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("elevatediq_descriptor.bin"))
         .codec_path("crate::codec::ClientErrorCodec")
-        .compile_protos(&["elevatediq/v1/embeddings.proto", "elevatediq/v1/text.proto", "elevatediq/v1/engagement.proto"], &["."])?;
+        .compile_protos(
+            &["elevatediq/v1/embeddings.proto", "elevatediq/v1/text.proto", "elevatediq/v1/engagement.proto"],
+            &["."],
+        )?;
     Ok(())
 }

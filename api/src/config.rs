@@ -340,9 +340,7 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub fn dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| {
-            dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("eiq")
-        })
+        self.data_dir.clone().unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("eiq"))
     }
 }
 

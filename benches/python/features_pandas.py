@@ -42,7 +42,7 @@ FEATURE_COLUMNS = [
     "utc_offset_s", "hour_of_week", "day_of_week", "hour", "day_part",
     "gap_hours", "prior_posts", "engagement", "log_engagement",
     "baseline_mean", "baseline_recent", "relative_engagement", "log_followers",
-    "chars", "words", "hashtags", "mentions", "urls", "emoji", "questions", "exclamations",
+    "chars", "words", "hashtags", "mentions", "urls", "emoji", "questions", "exclamations", "timezone",
 ]
 RECENT_WINDOW = 10
 DAY_PARTS = np.array(["night", "morning", "afternoon", "evening"], dtype=object)  # by local hour // 6
@@ -139,7 +139,7 @@ def features(posts: pd.DataFrame) -> pd.DataFrame:
     # text or time zone) are reordered; then the account-sequence columns.
     rows = row_features(posts)
     order = sort_order(posts)
-    out = {c: posts[c].take(order).reset_index(drop=True) for c in ("post_id", "account_id", "platform", "media")}
+    out = {c: posts[c].take(order).reset_index(drop=True) for c in ("post_id", "account_id", "platform", "media", "timezone")}
     out.update({c: v[order] for c, v in rows.items()})
     n = len(order)
 

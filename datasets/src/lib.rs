@@ -14,8 +14,8 @@ mod normalize;
 mod posts;
 mod rng;
 mod rtweet;
-mod synthetic;
 mod semeval;
+mod synthetic;
 mod tweeteval;
 
 pub use canonical::{REQUIRED_COLUMNS, import_csv, import_json_lines, parse_post, parse_time};

@@ -162,8 +162,30 @@ fn to_utc(zone: &Tz, day: NaiveDate, hour: u32, minute: u32) -> i64 {
 }
 
 const WORDS: [&str; 24] = [
-    "launch", "team", "today", "new", "product", "thanks", "week", "update", "live", "read", "story", "great",
-    "data", "design", "event", "join", "us", "our", "customers", "release", "tips", "guide", "love", "morning",
+    "launch",
+    "team",
+    "today",
+    "new",
+    "product",
+    "thanks",
+    "week",
+    "update",
+    "live",
+    "read",
+    "story",
+    "great",
+    "data",
+    "design",
+    "event",
+    "join",
+    "us",
+    "our",
+    "customers",
+    "release",
+    "tips",
+    "guide",
+    "love",
+    "morning",
 ];
 const EMOJI: [&str; 5] = ["🚀", "🎉", "🔥", "☀", "✨"];
 

@@ -45,7 +45,14 @@ pub struct BestTimesOptions {
 
 impl Default for BestTimesOptions {
     fn default() -> Self {
-        Self { top_k: 5, min_spacing_hours: 3.0, blackouts: Vec::new(), resolution_minutes: None, platform: None, now: 0 }
+        Self {
+            top_k: 5,
+            min_spacing_hours: 3.0,
+            blackouts: Vec::new(),
+            resolution_minutes: None,
+            platform: None,
+            now: 0,
+        }
     }
 }
 
@@ -203,7 +210,11 @@ impl TenantSlots {
         }
         let resolution = match options.resolution_minutes {
             Some(m @ (15 | 30 | 60)) => m,
-            Some(other) => return Err(BestTimesError::InvalidOption(format!("resolution_minutes must be 15, 30 or 60, not {other}"))),
+            Some(other) => {
+                return Err(BestTimesError::InvalidOption(format!(
+                    "resolution_minutes must be 15, 30 or 60, not {other}"
+                )));
+            }
             None => [15, 30]
                 .into_iter()
                 .find(|m| residuals.len() >= POSTS_PER_FINER_SLOT * (SECONDS_PER_WEEK as usize / (*m as usize * 60)))
@@ -234,7 +245,12 @@ impl TenantSlots {
                 let lift = |z: f64| (estimate.mean - average + z * sd).exp() - 1.0;
                 Slot {
                     start_minute,
-                    label: format!("{} {:02}:{:02}", DAYS[start_minute as usize / 1440], start_minute % 1440 / 60, start_minute % 60),
+                    label: format!(
+                        "{} {:02}:{:02}",
+                        DAYS[start_minute as usize / 1440],
+                        start_minute % 1440 / 60,
+                        start_minute % 60
+                    ),
                     next_at: next_occurrence(tz.as_ref(), start_minute as i64 * 60, options.now),
                     expected_engagement: (form + estimate.mean).exp_m1().max(0.0),
                     lift: lift(0.0),

@@ -47,10 +47,16 @@ impl FromStr for HistoryFormat {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, String> {
-        [HistoryFormat::Csv, HistoryFormat::JsonLines, HistoryFormat::Parquet, HistoryFormat::XApi, HistoryFormat::XArchive]
-            .into_iter()
-            .find(|f| f.name() == name)
-            .ok_or_else(|| format!("unknown format `{name}` (one of {})", Self::NAMES))
+        [
+            HistoryFormat::Csv,
+            HistoryFormat::JsonLines,
+            HistoryFormat::Parquet,
+            HistoryFormat::XApi,
+            HistoryFormat::XArchive,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+        .ok_or_else(|| format!("unknown format `{name}` (one of {})", Self::NAMES))
     }
 }
 
@@ -84,7 +90,9 @@ pub fn import_bytes(bytes: &[u8], format: HistoryFormat, options: &ImportOptions
         HistoryFormat::XApi => eiq_datasets::import_x_statuses(utf8()?).map_err(wrong)?,
         HistoryFormat::XArchive => {
             let account = options.account_id.as_deref().ok_or_else(|| {
-                FeatureError::InvalidName("an x-archive import needs the account id (the archive names it elsewhere)".into())
+                FeatureError::InvalidName(
+                    "an x-archive import needs the account id (the archive names it elsewhere)".into(),
+                )
             })?;
             eiq_datasets::import_x_archive(utf8()?, account).map_err(wrong)?
         }
@@ -98,7 +106,11 @@ pub fn import_bytes(bytes: &[u8], format: HistoryFormat, options: &ImportOptions
     if imported.posts.is_empty()
         && let Some(first) = imported.errors.first()
     {
-        return Err(FeatureError::WrongFormat { format: format.name(), row: Some(first.row), reason: first.reason.clone() });
+        return Err(FeatureError::WrongFormat {
+            format: format.name(),
+            row: Some(first.row),
+            reason: first.reason.clone(),
+        });
     }
     if let Some(zone) = &options.timezone {
         for post in imported.posts.iter_mut().filter(|p| p.timezone.is_none()) {

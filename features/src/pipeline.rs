@@ -11,7 +11,7 @@ use crate::local_time::utc_offsets;
 pub const RECENT_POSTS: usize = 10;
 
 /// The feature columns, in output order.
-pub const FEATURE_COLUMNS: [&str; 28] = [
+pub const FEATURE_COLUMNS: [&str; 27] = [
     "post_id",
     "account_id",
     "platform",
@@ -39,7 +39,6 @@ pub const FEATURE_COLUMNS: [&str; 28] = [
     "questions",
     "exclamations",
     "timezone",
-    "text",
 ];
 
 /// Canonical posts (any order) → features, sorted by account, time and post id.

@@ -55,7 +55,8 @@ fn thin_history_leans_on_the_platform_and_blackouts_are_respected() {
     // Black out the whole of the best slot's day: nothing may be picked there.
     let day = (best.top[0].start_minute / 1440) as u8;
     let blackout = Blackout { day: Some(day), start_minute: 0, end_minute: 1440 };
-    let avoided = slots.best_times(thin_id, &BestTimesOptions { blackouts: vec![blackout], ..options.clone() }).unwrap();
+    let avoided =
+        slots.best_times(thin_id, &BestTimesOptions { blackouts: vec![blackout], ..options.clone() }).unwrap();
     assert!(avoided.top.iter().all(|s| s.start_minute / 1440 != day as u32));
     assert!(slots.best_times("nobody", &options).is_err());
     let fine = slots.best_times("acct-00000", &BestTimesOptions { resolution_minutes: None, ..options }).unwrap();

@@ -57,13 +57,15 @@ fn parquet_from_another_tool_is_checked_row_by_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other.parquet");
     eiq_features::io::write_parquet(&mut frame, &path).unwrap();
-    let imported = import_bytes(&std::fs::read(&path).unwrap(), HistoryFormat::Parquet, &ImportOptions::default()).unwrap();
+    let imported =
+        import_bytes(&std::fs::read(&path).unwrap(), HistoryFormat::Parquet, &ImportOptions::default()).unwrap();
     assert_eq!(imported.posts.len(), 1);
     assert_eq!(imported.errors[0].row, 2);
     assert!(imported.errors[0].reason.contains("Atlantis/Capital"));
     let mut missing = df!("post_id" => ["1"], "text" => ["hi"]).unwrap();
     eiq_features::io::write_parquet(&mut missing, &path).unwrap();
-    let error = import_bytes(&std::fs::read(&path).unwrap(), HistoryFormat::Parquet, &ImportOptions::default()).unwrap_err();
+    let error =
+        import_bytes(&std::fs::read(&path).unwrap(), HistoryFormat::Parquet, &ImportOptions::default()).unwrap_err();
     assert!(error.to_string().contains("account_id"), "{error}");
 }
 

@@ -63,7 +63,8 @@ fn features_follow_their_definitions_across_dst() {
 
 #[test]
 fn recent_baseline_averages_the_last_ten_previous_posts() {
-    let posts: Vec<Post> = (0..13).map(|i| post("a", &format!("{i:02}"), 1_743_148_800 + i * 3600, "x", i as u64)).collect();
+    let posts: Vec<Post> =
+        (0..13).map(|i| post("a", &format!("{i:02}"), 1_743_148_800 + i * 3600, "x", i as u64)).collect();
     let frame = features(posts_to_frame(&posts).unwrap()).unwrap();
     let recent = column_f64(&frame, "baseline_recent");
     let mean = column_f64(&frame, "baseline_mean");

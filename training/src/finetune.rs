@@ -12,10 +12,10 @@ use half::f16;
 use serde::Serialize;
 
 use crate::encode::{SplitEncoder, StateBatch, chunks_by_tokens};
-use eiq_datasets::SplitMix64;
 use crate::store::{MatrixStore, TextKey};
 use crate::tasks::TaskData;
 use crate::{LinearHead, TrainingError, progress};
+use eiq_datasets::SplitMix64;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FineTuneConfig {

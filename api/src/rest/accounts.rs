@@ -12,7 +12,9 @@ use super::AppState;
 use super::json::ApiJson;
 use super::tenant::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::service::{DraftRequest, ForecastAnswer, TimedForecast, format_time, now, parse_blackout, parse_media, parse_time};
+use crate::service::{
+    DraftRequest, ForecastAnswer, TimedForecast, format_time, now, parse_blackout, parse_media, parse_time,
+};
 
 /// Unix seconds or an RFC 3339 string.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -266,7 +268,8 @@ pub async fn best_times_query(
     Path(account_id): Path<String>,
     query: Result<Query<BestTimesBody>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<BestTimesResponse>, ApiError> {
-    let Query(body) = query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
+    let Query(body) =
+        query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
     let include_grid = body.include_grid;
     let options = options(body)?;
     Ok(Json(response(state.forecast.best_times(&tenant, &account_id, options).await?, include_grid)))

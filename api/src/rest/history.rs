@@ -64,7 +64,12 @@ impl From<ImportReport> for ImportResponse {
             accounts: report
                 .accounts
                 .into_iter()
-                .map(|a| AccountImportBody { account_id: a.account_id, added: a.added, updated: a.updated, total: a.total })
+                .map(|a| AccountImportBody {
+                    account_id: a.account_id,
+                    added: a.added,
+                    updated: a.updated,
+                    total: a.total,
+                })
                 .collect(),
         }
     }
@@ -89,7 +94,8 @@ pub async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ImportResponse>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
+    let Query(query) =
+        query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
     let limit = state.history.max_import_bytes();
     let format = match &query.format {
         Some(name) => Some(name.parse::<HistoryFormat>().map_err(ServiceError::InvalidInput)?),
@@ -97,12 +103,18 @@ pub async fn import(
     };
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::Rejected {
         status: StatusCode::PAYLOAD_TOO_LARGE,
-        message: format!("the history is over the {limit}-byte limit (--max-import-bytes); import it from a server path"),
+        message: format!(
+            "the history is over the {limit}-byte limit (--max-import-bytes); import it from a server path"
+        ),
     })?;
     let source = match (query.path, bytes.is_empty()) {
         (Some(path), true) => ImportSource::Path(path),
         (Some(_), false) => return Err(ServiceError::InvalidInput("give a body or a `path`, not both".into()).into()),
-        (None, true) => return Err(ServiceError::InvalidInput("the body is empty: send a history file or give `path`".into()).into()),
+        (None, true) => {
+            return Err(
+                ServiceError::InvalidInput("the body is empty: send a history file or give `path`".into()).into()
+            );
+        }
         (None, false) => ImportSource::Bytes(bytes.to_vec()),
     };
     let options = ImportOptions { strict: query.strict, account_id: query.account_id, timezone: query.timezone };

@@ -83,9 +83,8 @@ impl ForecastService {
         let worker_model = Arc::clone(&model);
         let worker_state = state.clone();
         let forecasts = tokio::task::spawn_blocking(move || {
-            draft_rows(&worker_state, &drafts).map(|rows| {
-                rows.iter().map(|row| worker_model.forecast(row)).collect::<Vec<Forecast>>()
-            })
+            draft_rows(&worker_state, &drafts)
+                .map(|rows| rows.iter().map(|row| worker_model.forecast(row)).collect::<Vec<Forecast>>())
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("forecast task: {e}")))?
@@ -134,9 +133,14 @@ impl ForecastService {
     }
 }
 
-fn account<'a>(digest: &'a Digest, account_id: &str) -> Result<&'a eiq_training::engagement::AccountState, ServiceError> {
+fn account<'a>(
+    digest: &'a Digest,
+    account_id: &str,
+) -> Result<&'a eiq_training::engagement::AccountState, ServiceError> {
     digest.states.get(account_id).ok_or_else(|| {
-        ServiceError::NotFound(format!("no history for account `{account_id}`; import it first (POST /v1/history:import)"))
+        ServiceError::NotFound(format!(
+            "no history for account `{account_id}`; import it first (POST /v1/history:import)"
+        ))
     })
 }
 
@@ -190,7 +194,8 @@ pub fn parse_time(text: &str) -> Result<i64, ServiceError> {
 
 /// RFC 3339 in UTC.
 pub fn format_time(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0).map_or_else(|| seconds.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map_or_else(|| seconds.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 pub fn now() -> i64 {

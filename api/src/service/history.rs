@@ -177,7 +177,10 @@ impl HistoryService {
             return Err(ServiceError::Forbidden(format!("`{path}` is not a file under the import root")));
         }
         let format = format.or_else(|| HistoryFormat::from_path(&resolved)).ok_or_else(|| {
-            ServiceError::InvalidInput(format!("cannot tell the format of `{path}`; say one of {}", HistoryFormat::NAMES))
+            ServiceError::InvalidInput(format!(
+                "cannot tell the format of `{path}`; say one of {}",
+                HistoryFormat::NAMES
+            ))
         })?;
         let size = std::fs::metadata(&resolved).map(|m| m.len()).unwrap_or(0);
         if size > self.inner.max_import_bytes as u64 {
@@ -186,7 +189,8 @@ impl HistoryService {
                 self.inner.max_import_bytes
             )));
         }
-        let bytes = tokio::fs::read(&resolved).await.map_err(|e| ServiceError::Internal(format!("reading `{path}`: {e}")))?;
+        let bytes =
+            tokio::fs::read(&resolved).await.map_err(|e| ServiceError::Internal(format!("reading `{path}`: {e}")))?;
         Ok((bytes, format))
     }
 

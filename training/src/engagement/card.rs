@@ -14,8 +14,11 @@ pub fn model_card(models: &[&EngagementModel]) -> String {
     card.push_str(&format!(
         "Each account's last {:.0} % of posts (by time) are held out and only scored; the ridge penalty, the\n\
          number of trees and the served model are chosen on a second time split inside the earlier posts.\n\
-         Spearman's ρ ranks; MAE is in log1p units (0.69 ≈ a factor of 2).\n\n",
-        HELD_OUT * 100.0
+         Spearman's ρ over all held-out posts mostly says which accounts do well; ρ within account (the mean\n\
+         over accounts with at least {} held-out posts) says which of an account's own posts do well, which is\n\
+         what choosing between drafts and slots needs. MAE is in log1p units (0.69 ≈ a factor of 2).\n\n",
+        HELD_OUT * 100.0,
+        super::forecaster::MIN_RANKED
     ));
     for model in models {
         card.push_str(&section(&model.evaluation));
@@ -34,7 +37,7 @@ fn section(evaluation: &Evaluation) -> String {
     let mut out = format!(
         "### {}\n\n{} posts from {} accounts; {} earlier rows train, {} later rows are held out. Served: **{}** \
          (ridge penalty {}, {} trees). The 80 % interval covered {:.1} % of held-out posts.\n\n\
-         | method | Spearman ρ | MAE |\n|---|---:|---:|\n",
+         | method | ρ, all held-out posts | ρ within account | MAE |\n|---|---:|---:|---:|\n",
         evaluation.data,
         evaluation.posts,
         evaluation.accounts,
@@ -46,11 +49,10 @@ fn section(evaluation: &Evaluation) -> String {
         100.0 * evaluation.interval_coverage
     );
     for score in &evaluation.scores {
-        out.push_str(&format!("| {} | {:.3} | {:.3} |\n", score.method, score.spearman, score.mae));
+        let within = score.within_account_spearman.map_or("–".to_string(), |r| format!("{r:.3}"));
+        out.push_str(&format!("| {} | {:.3} | {within} | {:.3} |\n", score.method, score.spearman, score.mae));
     }
-    if let (Some(served), Some(median)) =
-        (evaluation.score(&evaluation.served), evaluation.score("account median"))
-    {
+    if let (Some(served), Some(median)) = (evaluation.score(&evaluation.served), evaluation.score("account median")) {
         out.push_str(&format!(
             "\nAgainst the account median, the served model is {:+.3} in ρ and {:+.3} in MAE ({:+.1} %).\n\n",
             served.spearman - median.spearman,

@@ -50,8 +50,27 @@ impl Predictor {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MethodScore {
     pub method: String,
+    /// Over all held-out posts (mostly: which accounts do well).
     pub spearman: f64,
+    /// Mean over accounts with at least [`MIN_RANKED`] held-out posts (which of an account's own
+    /// posts do well: what choosing between drafts and slots needs); `None` when no account has.
+    pub within_account_spearman: Option<f64>,
     pub mae: f64,
+}
+
+/// Held-out posts an account needs for its own ranking to be scored.
+pub const MIN_RANKED: usize = 5;
+
+fn within_account_spearman(rows: &[&PostRow], predicted: &[f64]) -> Option<f64> {
+    let mut by_account: std::collections::HashMap<&str, (Vec<f64>, Vec<f64>)> = std::collections::HashMap::new();
+    for (row, p) in rows.iter().zip(predicted) {
+        let entry = by_account.entry(&row.account_id).or_default();
+        entry.0.push(*p);
+        entry.1.push(row.log_engagement.unwrap_or(0.0));
+    }
+    let scores: Vec<f64> =
+        by_account.values().filter(|(p, _)| p.len() >= MIN_RANKED).map(|(p, a)| spearman(p, a)).collect();
+    (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,7 +117,7 @@ pub struct Forecast {
 
 impl EngagementModel {
     pub fn forecast(&self, row: &PostRow) -> Forecast {
-        let y = self.predictor.predict(&self.design.encode(row));
+        let y = self.design.offset(row) + self.predictor.predict(&self.design.encode(row));
         let engagements = |v: f64| v.exp_m1().max(0.0);
         Forecast {
             log_engagement: y,
@@ -113,7 +132,8 @@ impl EngagementModel {
     }
 
     pub fn from_json(json: &str) -> Result<Self, TrainingError> {
-        let model: Self = serde_json::from_str(json).map_err(|e| TrainingError::Forecaster(format!("model file: {e}")))?;
+        let model: Self =
+            serde_json::from_str(json).map_err(|e| TrainingError::Forecaster(format!("model file: {e}")))?;
         if model.format != MODEL_FORMAT {
             return Err(TrainingError::Forecaster(format!(
                 "model format {} is not {MODEL_FORMAT}: retrain with `eiq batch train`",
@@ -125,7 +145,11 @@ impl EngagementModel {
 }
 
 /// Trains on a feature frame (`eiq_features::features`); `data` names it in the report.
-pub fn train_forecaster(features: &DataFrame, data: &str, trees: &GbdtParams) -> Result<EngagementModel, TrainingError> {
+pub fn train_forecaster(
+    features: &DataFrame,
+    data: &str,
+    trees: &GbdtParams,
+) -> Result<EngagementModel, TrainingError> {
     let all: Vec<PostRow> = rows(features)?.into_iter().filter(|r| r.log_engagement.is_some()).collect();
     if all.len() < MIN_POSTS {
         return Err(TrainingError::NotEnoughHistory(format!("{} posts with counts; need {MIN_POSTS}", all.len())));
@@ -141,8 +165,10 @@ pub fn train_forecaster(features: &DataFrame, data: &str, trees: &GbdtParams) ->
     let (fit, valid) = (pick(&fit_idx), pick(&valid_idx));
 
     let design = Design::learn(&train);
-    let (x_fit, y_fit) = design.matrix(&fit);
-    let (x_valid, y_valid) = design.matrix(&valid);
+    // Targets are departures from each row's offset (`Design::offset`); scores compare them too,
+    // which ranks models exactly as comparing the log1p values would.
+    let (x_fit, y_fit, _) = design.matrix(&fit);
+    let (x_valid, y_valid, _) = design.matrix(&valid);
     let tree_columns = design.tree_columns().len();
     let trees_of = |x: &Array2<f64>| x.slice(ndarray_linfa::s![.., ..tree_columns]).to_owned();
 
@@ -156,7 +182,8 @@ pub fn train_forecaster(features: &DataFrame, data: &str, trees: &GbdtParams) ->
         }
     }
     let gbdt = fit_trees(trees, &trees_of(&x_fit), &y_fit)?;
-    let staged = gbdt.staged_mse(&trees_of(&x_valid), &y_valid);
+
+    let staged = gbdt.staged_loss(trees.loss, &trees_of(&x_valid), &y_valid);
     let best_trees = staged.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).map_or(1, |(i, _)| i + 1);
     let trees_valid = Predictor::Trees { columns: tree_columns, model: gbdt.truncated(best_trees) };
     let trees_error = mae(&predict_all(&trees_valid, &x_valid), y_valid.as_slice().unwrap_or(&[]));
@@ -172,32 +199,32 @@ pub fn train_forecaster(features: &DataFrame, data: &str, trees: &GbdtParams) ->
     // Scores on the held-out rows, each model fitted on every earlier row.
     let final_trees = GbdtParams { trees: best_trees, ..trees.clone() };
     let fit_both = |rows: &[PostRow]| -> Result<(Predictor, Predictor), TrainingError> {
-        let (x, y) = design.matrix(rows);
+        let (x, y, _) = design.matrix(rows);
         Ok((
             Predictor::Ridge(Ridge::fit(&x, &y, ridge_choice.1)?),
             Predictor::Trees { columns: tree_columns, model: fit_trees(&final_trees, &trees_of(&x), &y)? },
         ))
     };
     let (ridge, gbdt) = fit_both(&train)?;
+
     let held_rows: Vec<PostRow> = held.iter().map(|r| (*r).clone()).collect();
-    let (x_held, y_held) = design.matrix(&held_rows);
-    let actual = y_held.to_vec();
+    let (x_held, _, offsets) = design.matrix(&held_rows);
+    let actual: Vec<f64> = held.iter().filter_map(|r| r.log_engagement).collect();
+    let in_log = |departures: Vec<f64>| departures.iter().zip(&offsets).map(|(d, o)| d + o).collect::<Vec<f64>>();
     let train_refs: Vec<&PostRow> = train.iter().collect();
     let (median, hour_mean) = (AccountMedian::fit(&train_refs), AccountHourMean::fit(&train_refs));
     let score = |method: &str, predicted: Vec<f64>| MethodScore {
         method: method.into(),
         spearman: spearman(&predicted, &actual),
+        within_account_spearman: within_account_spearman(&held, &predicted),
         mae: mae(&predicted, &actual),
     };
-    let served_held = predict_all(if use_trees { &gbdt } else { &ridge }, &x_held);
-    let covered = served_held
-        .iter()
-        .zip(&actual)
-        .filter(|(p, y)| (*p + residual_low..=*p + residual_high).contains(y))
-        .count();
+    let served_held = in_log(predict_all(if use_trees { &gbdt } else { &ridge }, &x_held));
+    let covered =
+        served_held.iter().zip(&actual).filter(|(p, y)| (*p + residual_low..=*p + residual_high).contains(y)).count();
     let scores = vec![
-        score("ridge", predict_all(&ridge, &x_held)),
-        score("trees", predict_all(&gbdt, &x_held)),
+        score("ridge", in_log(predict_all(&ridge, &x_held))),
+        score("trees", in_log(predict_all(&gbdt, &x_held))),
         score("account median", held.iter().map(|r| median.predict(r)).collect()),
         score("account × hour-of-week mean", held.iter().map(|r| hour_mean.predict(r)).collect()),
     ];
@@ -219,7 +246,7 @@ pub fn train_forecaster(features: &DataFrame, data: &str, trees: &GbdtParams) ->
 
     // Served: the chosen model refitted on every row, encoded as training encoded.
     let design = Design::learn(&all);
-    let (x_all, y_all) = design.matrix(&all);
+    let (x_all, y_all, _) = design.matrix(&all);
     let predictor = match use_trees {
         true => Predictor::Trees { columns: tree_columns, model: fit_trees(&final_trees, &trees_of(&x_all), &y_all)? },
         false => Predictor::Ridge(Ridge::fit(&x_all, &y_all, ridge_choice.1)?),

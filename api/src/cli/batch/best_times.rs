@@ -20,7 +20,17 @@ pub fn run(args: &BatchBestTimesArgs) -> anyhow::Result<String> {
     let best = best_times(&args.history, &args.account, &options)?;
     if let Some(path) = &args.grid_csv {
         let mut out = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
-        out.write_record(["start", "start_minute", "expected_engagement", "lift", "lift_low", "lift_high", "posts", "history_weight", "blacked_out"])?;
+        out.write_record([
+            "start",
+            "start_minute",
+            "expected_engagement",
+            "lift",
+            "lift_low",
+            "lift_high",
+            "posts",
+            "history_weight",
+            "blacked_out",
+        ])?;
         for slot in &best.grid {
             out.write_record([
                 slot.label.clone(),
@@ -67,7 +77,11 @@ pub fn run(args: &BatchBestTimesArgs) -> anyhow::Result<String> {
 }
 
 /// The account's best times, from a history source.
-pub(crate) fn best_times(history: &HistoryInput, account: &str, options: &BestTimesOptions) -> anyhow::Result<BestTimes> {
+pub(crate) fn best_times(
+    history: &HistoryInput,
+    account: &str,
+    options: &BestTimesOptions,
+) -> anyhow::Result<BestTimes> {
     let imported = load_history(history)?;
     let features = step("features", || Ok(eiq_features::features(eiq_features::posts_to_frame(&imported.posts)?)?))?;
     let slots = TenantSlots::new(&features)?;

@@ -14,7 +14,8 @@ pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
     let imported = load_history(&args.history)?;
     let features = step("features", || Ok(eiq_features::features(eiq_features::posts_to_frame(&imported.posts)?)?))?;
     let states = AccountState::all_from_features(&features)?;
-    let mut reader = csv::Reader::from_path(&args.drafts).with_context(|| format!("reading {}", args.drafts.display()))?;
+    let mut reader =
+        csv::Reader::from_path(&args.drafts).with_context(|| format!("reading {}", args.drafts.display()))?;
     let headers = reader.headers()?.clone();
     let column = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let (Some(account_column), Some(text_column)) = (column("account_id"), column("text")) else {
@@ -29,7 +30,8 @@ pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
         let record = record.with_context(|| format!("drafts row {row}"))?;
         let field = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
         let account = field(Some(account_column)).unwrap_or_default();
-        let state = states.get(account).with_context(|| format!("drafts row {row}: no history for account `{account}`"))?;
+        let state =
+            states.get(account).with_context(|| format!("drafts row {row}: no history for account `{account}`"))?;
         let at = match field(at_column) {
             Some(text) => parse_time(text).map_err(|e| anyhow::anyhow!("drafts row {row}: {e}"))?,
             None => default_at,

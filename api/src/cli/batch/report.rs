@@ -13,13 +13,14 @@ use crate::service::{format_time, now};
 
 pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
     let imported = load_history(&args.history)?;
+    // Every account in the input informs the priors the account's week is shrunk toward.
+    let features = step("features", || Ok(eiq_features::features(eiq_features::posts_to_frame(&imported.posts)?)?))?;
     let mut posts: Vec<_> = imported.posts.into_iter().filter(|p| p.account_id == args.account).collect();
     if posts.is_empty() {
         anyhow::bail!("no posts for account `{}` in {}", args.account, args.history.input);
     }
     posts.sort_by_key(|p| p.created_at);
     let engagement = |p: &eiq_datasets::Post| p.likes.unwrap_or(0) + p.comments.unwrap_or(0) + p.shares.unwrap_or(0);
-    let features = step("features", || Ok(eiq_features::features(eiq_features::posts_to_frame(&posts)?)?))?;
     let slots = TenantSlots::new(&features)?;
     let hourly = BestTimesOptions { resolution_minutes: Some(60), now: now(), ..BestTimesOptions::default() };
     let best = slots.best_times(&args.account, &hourly)?;
@@ -28,7 +29,11 @@ pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
 
     let lift: Vec<f64> = best.grid.iter().map(|s| s.lift).collect();
     let counts: Vec<usize> = best.grid.iter().map(|s| s.posts).collect();
-    let title = format!("{}: expected engagement by local hour of week ({})", args.account, best.timezone.as_deref().unwrap_or("UTC"));
+    let title = format!(
+        "{}: expected engagement by local hour of week ({})",
+        args.account,
+        best.timezone.as_deref().unwrap_or("UTC")
+    );
     std::fs::write(args.out_dir.join("heatmap.svg"), svg::heatmap(&title, &lift, &counts))?;
 
     // Weekly median engagement, and its 4-week moving average.
@@ -50,7 +55,10 @@ pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
             (weekly[i].0, window.iter().map(|(_, v)| v).sum::<f64>() / window.len() as f64)
         })
         .collect();
-    let series = [("weekly median", "#9bb", weekly.clone()), ("4-week average", "#1a6", smooth)];
+    let series = [
+        svg::Series { name: "weekly median", colour: "#9bb", points: weekly },
+        svg::Series { name: "4-week average", colour: "#1a6", points: smooth },
+    ];
     std::fs::write(
         args.out_dir.join("trend.svg"),
         svg::lines(&format!("{}: engagement per post, by week", args.account), "likes + comments + shares", &series),
@@ -87,7 +95,8 @@ pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
     report.push_str("\n## Trend\n\n![engagement trend](trend.svg)\n\n## Top posts\n\n| posted (local) | engagement | likes | shares | text |\n|---|---:|---:|---:|---|\n");
     for post in by_engagement.iter().take(args.top) {
         let local = post.created_at + offset_at(tz.as_ref(), post.created_at) as i64;
-        let when = chrono::DateTime::from_timestamp(local, 0).map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M").to_string());
+        let when = chrono::DateTime::from_timestamp(local, 0)
+            .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M").to_string());
         let text: String = post.text.chars().take(80).collect::<String>().replace(['\n', '|'], " ");
         report.push_str(&format!(
             "| {when} | {} | {} | {} | {text} |\n",

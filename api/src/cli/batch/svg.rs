@@ -27,13 +27,21 @@ pub fn heatmap(title: &str, lift: &[f64], posts: &[usize]) -> String {
     }
     for (day, name) in DAYS.iter().enumerate() {
         let y = top + day as f64 * cell;
-        svg.push_str(&format!("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{name}</text>\n", left - 6.0, y + cell / 2.0 + 4.0));
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{name}</text>\n",
+            left - 6.0,
+            y + cell / 2.0 + 4.0
+        ));
         for hour in 0..24 {
             let slot = day * 24 + hour;
             let value = lift.get(slot).copied().unwrap_or(0.0);
             let strength = (value.abs() / extreme).min(1.0);
             let fade = (255.0 * (1.0 - strength)).round() as u8;
-            let colour = if value >= 0.0 { format!("rgb({fade},{},{fade})", 160 + (95.0 * (1.0 - strength)) as u8) } else { format!("rgb(255,{fade},{fade})") };
+            let colour = if value >= 0.0 {
+                format!("rgb({fade},{},{fade})", 160 + (95.0 * (1.0 - strength)) as u8)
+            } else {
+                format!("rgb(255,{fade},{fade})")
+            };
             let x = left + hour as f64 * cell;
             let n = posts.get(slot).copied().unwrap_or(0);
             svg.push_str(&format!(
@@ -59,10 +67,17 @@ pub fn heatmap(title: &str, lift: &[f64], posts: &[usize]) -> String {
     svg
 }
 
-/// Lines over time: `series` of (name, colour, points of (Unix seconds, value)).
-pub fn lines(title: &str, y_label: &str, series: &[(&str, &str, Vec<(i64, f64)>)]) -> String {
+/// One line of a chart: points of (Unix seconds, value).
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub colour: &'a str,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// Lines over time.
+pub fn lines(title: &str, y_label: &str, series: &[Series]) -> String {
     let (width, height, left, right, top, bottom) = (800.0, 320.0, 64.0, 16.0, 40.0, 40.0);
-    let points: Vec<&(i64, f64)> = series.iter().flat_map(|(_, _, p)| p.iter()).collect();
+    let points: Vec<&(i64, f64)> = series.iter().flat_map(|s| s.points.iter()).collect();
     let (x_min, x_max) = points.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (x, _)| (lo.min(*x), hi.max(*x)));
     let (y_min, y_max) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), (_, y)| (lo.min(*y), hi.max(*y)));
     let (y_min, y_max) = if y_max > y_min { (y_min.min(0.0), y_max) } else { (0.0, y_max.max(1.0)) };
@@ -91,13 +106,21 @@ pub fn lines(title: &str, y_label: &str, series: &[(&str, &str, Vec<(i64, f64)>)
         escape(y_label)
     ));
     for (i, x) in [x_min, (x_min + x_max) / 2, x_max].iter().enumerate() {
-        let date = chrono::DateTime::from_timestamp(*x, 0).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string());
+        let date =
+            chrono::DateTime::from_timestamp(*x, 0).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string());
         let anchor = ["start", "middle", "end"][i];
-        svg.push_str(&format!("<text x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{date}</text>\n", sx(*x), height - bottom + 16.0));
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{date}</text>\n",
+            sx(*x),
+            height - bottom + 16.0
+        ));
     }
-    for (index, (name, colour, points)) in series.iter().enumerate() {
+    for (index, Series { name, colour, points }) in series.iter().enumerate() {
         let path: Vec<String> = points.iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
-        svg.push_str(&format!("<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n", path.join(" ")));
+        svg.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n",
+            path.join(" ")
+        ));
         svg.push_str(&format!(
             "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{}</text>\n",
             width - right - 220.0,

@@ -190,6 +190,11 @@ def run_once(input_path, output_path, compression):
 
 def _sorted_table(path):
     t = pq.read_table(path)
+    # Polars writes Arrow's view types; pyarrow sorts only the classic ones.
+    t = t.cast(pa.schema([
+        pa.field(f.name, pa.large_string()) if f.type in (pa.binary_view(), pa.string_view()) else f
+        for f in t.schema
+    ]))
     missing = [k for k in SORT_KEYS if k not in t.column_names]
     if missing:
         raise SystemExit(f"{path}: no sort key column(s) {missing}")

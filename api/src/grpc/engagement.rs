@@ -1,6 +1,6 @@
 //! `elevatediq.v1.Engagement`: thin handlers over [`HistoryService`] and [`ForecastService`].
 
-use eiq_features::best_times::{BestTimesOptions, Slot};
+use eiq_features::best_times::Slot;
 use eiq_features::{HistoryFormat, ImportOptions};
 use eiq_proto::v1::{
     self as pb, BestTimesRequest, BestTimesResponse, ForecastRequest, ForecastResponse, ImportChunk, ImportResult,
@@ -11,8 +11,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::ServiceError;
 use crate::service::{
-    DEFAULT_TENANT, DraftRequest, ForecastService, HistoryService, ImportRequest, ImportSource, TENANT_HEADER,
-    TimedForecast, now, parse_blackout, parse_media,
+    BestTimesQuery, BlackoutWindow, DEFAULT_TENANT, DraftRequest, ForecastService, HistoryService, ImportRequest,
+    ImportSource, TENANT_HEADER, TimedForecast, now, parse_media,
 };
 
 pub struct GrpcEngagement {
@@ -160,20 +160,18 @@ impl Engagement for GrpcEngagement {
     async fn best_times(&self, request: Request<BestTimesRequest>) -> Result<Response<BestTimesResponse>, Status> {
         let tenant = tenant(&request)?;
         let request = request.into_inner();
-        let defaults = BestTimesOptions::default();
-        let options = BestTimesOptions {
-            top_k: if request.top_k == 0 { defaults.top_k } else { request.top_k as usize },
-            min_spacing_hours: request.min_spacing_hours.unwrap_or(defaults.min_spacing_hours),
+        let query = BestTimesQuery {
+            platform: non_empty(request.platform),
+            top_k: (request.top_k != 0).then_some(request.top_k as usize),
+            min_spacing_hours: request.min_spacing_hours,
+            resolution_minutes: (request.resolution_minutes != 0).then_some(request.resolution_minutes),
             blackouts: request
                 .blackouts
-                .iter()
-                .map(|b| parse_blackout(Some(&b.day), &b.start, &b.end))
-                .collect::<Result<_, _>>()?,
-            resolution_minutes: (request.resolution_minutes != 0).then_some(request.resolution_minutes),
-            platform: non_empty(request.platform),
-            now: now(),
+                .into_iter()
+                .map(|b| BlackoutWindow { day: non_empty(b.day), start: b.start, end: b.end })
+                .collect(),
         };
-        let best = self.forecast.best_times(&tenant, &request.account_id, options).await?;
+        let best = self.forecast.best_times(&tenant, &request.account_id, query).await?;
         Ok(Response::new(BestTimesResponse {
             top: best.top.iter().map(slot).collect(),
             grid: if request.include_grid { best.grid.iter().map(slot).collect() } else { Vec::new() },

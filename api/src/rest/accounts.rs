@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use eiq_features::best_times::{BestTimes, BestTimesOptions, Slot};
+use eiq_features::best_times::{BestTimes, Slot};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -13,7 +13,8 @@ use super::json::ApiJson;
 use super::tenant::Tenant;
 use crate::error::{ApiError, ErrorBody};
 use crate::service::{
-    DraftRequest, ForecastAnswer, TimedForecast, format_time, now, parse_blackout, parse_media, parse_time,
+    BestTimesQuery, BlackoutWindow, DraftRequest, ForecastAnswer, TimedForecast, format_time, now, parse_media,
+    parse_time,
 };
 
 /// Unix seconds or an RFC 3339 string.
@@ -251,11 +252,10 @@ pub async fn best_times(
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<BestTimesBody>,
 ) -> Result<Json<BestTimesResponse>, ApiError> {
-    let include_grid = body.include_grid;
-    let options = options(body)?;
-    Ok(Json(response(state.forecast.best_times(&tenant, &account_id, options).await?, include_grid)))
+    answer(&state, &tenant, &account_id, body).await
 }
 
+/// The same question with its options in the query string (no blackouts).
 #[utoipa::path(
     get,
     path = "/v1/accounts/{account_id}/best-times",
@@ -270,23 +270,25 @@ pub async fn best_times_query(
 ) -> Result<Json<BestTimesResponse>, ApiError> {
     let Query(body) =
         query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
-    let include_grid = body.include_grid;
-    let options = options(body)?;
-    Ok(Json(response(state.forecast.best_times(&tenant, &account_id, options).await?, include_grid)))
+    answer(&state, &tenant, &account_id, body).await
 }
 
-fn options(body: BestTimesBody) -> Result<BestTimesOptions, ApiError> {
-    let defaults = BestTimesOptions::default();
-    Ok(BestTimesOptions {
-        top_k: body.top_k.unwrap_or(defaults.top_k),
-        min_spacing_hours: body.min_spacing_hours.unwrap_or(defaults.min_spacing_hours),
+async fn answer(
+    state: &AppState,
+    tenant: &str,
+    account_id: &str,
+    body: BestTimesBody,
+) -> Result<Json<BestTimesResponse>, ApiError> {
+    let query = BestTimesQuery {
+        platform: body.platform,
+        top_k: body.top_k,
+        min_spacing_hours: body.min_spacing_hours,
+        resolution_minutes: body.resolution_minutes,
         blackouts: body
             .blackouts
-            .iter()
-            .map(|b| parse_blackout(b.day.as_deref(), &b.start, &b.end))
-            .collect::<Result<_, _>>()?,
-        resolution_minutes: body.resolution_minutes,
-        platform: body.platform,
-        now: now(),
-    })
+            .into_iter()
+            .map(|b| BlackoutWindow { day: b.day, start: b.start, end: b.end })
+            .collect(),
+    };
+    Ok(Json(response(state.forecast.best_times(tenant, account_id, query).await?, body.include_grid)))
 }

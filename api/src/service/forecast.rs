@@ -48,6 +48,24 @@ pub struct ForecastAnswer {
     pub model: Arc<EngagementModel>,
 }
 
+/// A best-times question as both protocols carry it; absent fields take the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct BestTimesQuery {
+    pub platform: Option<String>,
+    pub top_k: Option<usize>,
+    pub min_spacing_hours: Option<f64>,
+    pub resolution_minutes: Option<u32>,
+    pub blackouts: Vec<BlackoutWindow>,
+}
+
+/// A blackout as sent: a day (`mon` … `sun`, absent for every day) and `HH:MM` times.
+#[derive(Debug, Clone)]
+pub struct BlackoutWindow {
+    pub day: Option<String>,
+    pub start: String,
+    pub end: String,
+}
+
 #[derive(Clone)]
 pub struct ForecastService {
     history: HistoryService,
@@ -120,8 +138,21 @@ impl ForecastService {
         &self,
         tenant: &str,
         account_id: &str,
-        options: BestTimesOptions,
+        query: BestTimesQuery,
     ) -> Result<BestTimes, ServiceError> {
+        let defaults = BestTimesOptions::default();
+        let options = BestTimesOptions {
+            top_k: query.top_k.unwrap_or(defaults.top_k),
+            min_spacing_hours: query.min_spacing_hours.unwrap_or(defaults.min_spacing_hours),
+            blackouts: query
+                .blackouts
+                .iter()
+                .map(|b| parse_blackout(b.day.as_deref(), &b.start, &b.end))
+                .collect::<Result<_, _>>()?,
+            resolution_minutes: query.resolution_minutes,
+            platform: query.platform,
+            now: now(),
+        };
         let digest = self.history.digest(tenant).await?;
         account(&digest, account_id)?;
         digest.slots.best_times(account_id, &options).map_err(|e| match e {

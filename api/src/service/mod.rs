@@ -13,8 +13,8 @@ mod policy;
 pub use analysis::{Analysis, AnalysisService, HeadInfo, Span, TaskScores, TextAnalysis, validate_texts};
 pub use embeddings::{EmbeddingService, Embeddings};
 pub use forecast::{
-    DraftRequest, ForecastAnswer, ForecastService, TimedForecast, format_time, now, parse_blackout, parse_media,
-    parse_time,
+    BestTimesQuery, BlackoutWindow, DraftRequest, ForecastAnswer, ForecastService, TimedForecast, format_time, now,
+    parse_blackout, parse_media, parse_time,
 };
 pub use gate::{Decision, GateRequest, GateService, GateVerdict, PolicyChoice, Reason, gate_categories};
 pub use history::{DEFAULT_TENANT, HistoryService, ImportReport, ImportRequest, ImportSource, TENANT_HEADER};

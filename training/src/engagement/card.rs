@@ -9,6 +9,15 @@ pub fn model_card(models: &[&EngagementModel]) -> String {
          Predicts log1p(likes + comments + shares) of a post from its account's history (baselines over\n\
          previous posts only), its local time, platform, media and text statistics (`features/README.md`).\n\
          Written by `eiq batch train`; every figure below is from that run.\n\n\
+         ## Models\n\n\
+         - **Trees**: gradient-boosted regression trees with absolute-error loss (LAD boosting), depth 5,\n\
+           learning rate 0.05, leaves of at least 20 posts, 80 % of rows per tree, up to 400 trees with the\n\
+           number chosen on the validation split (linfa's `Fit`/`Predict` traits; linfa 0.8.1 has no regression tree).\n\
+         - **Ridge**: linfa's elastic net with no L1 share on standardised columns, plus one-hot hour of day\n\
+           and weekend per platform, and hashtag counts; penalty chosen on the validation split.\n\
+         - Both predict the departure from the account's mean log1p engagement over previous posts (a first\n\
+           post starts from what its followers predict); the served model is the one with the lower\n\
+           validation MAE, refitted on every row.\n\n\
          ## Evaluation\n\n",
     );
     card.push_str(&format!(
@@ -36,7 +45,8 @@ pub fn model_card(models: &[&EngagementModel]) -> String {
 fn section(evaluation: &Evaluation) -> String {
     let mut out = format!(
         "### {}\n\n{} posts from {} accounts; {} earlier rows train, {} later rows are held out. Served: **{}** \
-         (ridge penalty {}, {} trees). The 80 % interval covered {:.1} % of held-out posts.\n\n\
+         (ridge penalty {}, {} trees). The 80 % interval covered {:.1} % of held-out posts. {} accounts have \
+         enough held-out posts for a within-account ρ.\n\n\
          | method | ρ, all held-out posts | ρ within account | MAE |\n|---|---:|---:|---:|\n",
         evaluation.data,
         evaluation.posts,
@@ -46,7 +56,8 @@ fn section(evaluation: &Evaluation) -> String {
         evaluation.served,
         evaluation.ridge_penalty,
         evaluation.trees,
-        100.0 * evaluation.interval_coverage
+        100.0 * evaluation.interval_coverage,
+        evaluation.ranked_accounts
     );
     for score in &evaluation.scores {
         let within = score.within_account_spearman.map_or("–".to_string(), |r| format!("{r:.3}"));

@@ -61,6 +61,12 @@ pub struct MethodScore {
 /// Held-out posts an account needs for its own ranking to be scored.
 pub const MIN_RANKED: usize = 5;
 
+fn ranked_accounts(rows: &[&PostRow]) -> usize {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    rows.iter().for_each(|r| *counts.entry(&r.account_id).or_default() += 1);
+    counts.values().filter(|n| **n >= MIN_RANKED).count()
+}
+
 fn within_account_spearman(rows: &[&PostRow], predicted: &[f64]) -> Option<f64> {
     let mut by_account: std::collections::HashMap<&str, (Vec<f64>, Vec<f64>)> = std::collections::HashMap::new();
     for (row, p) in rows.iter().zip(predicted) {
@@ -87,6 +93,8 @@ pub struct Evaluation {
     pub trees: usize,
     /// Share of held-out posts inside the 80 % interval.
     pub interval_coverage: f64,
+    /// Accounts with at least [`MIN_RANKED`] held-out posts (those the within-account ρ averages).
+    pub ranked_accounts: usize,
 }
 
 impl Evaluation {
@@ -242,6 +250,7 @@ pub fn train_forecaster(
         ridge_penalty: ridge_choice.1,
         trees: best_trees,
         interval_coverage: covered as f64 / actual.len().max(1) as f64,
+        ranked_accounts: ranked_accounts(&held),
     };
 
     // Served: the chosen model refitted on every row, encoded as training encoded.

@@ -4,11 +4,6 @@
 # ort_throughput.py with any arguments given here.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/../.venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-# Reinstall whenever the pins change; the copy inside the venv is the stamp.
-if ! cmp -s "$here/requirements.txt" "$venv/requirements.txt"; then
-  "$venv/bin/python" -m pip install -q -r "$here/requirements.txt"
-  cp "$here/requirements.txt" "$venv/requirements.txt"
-fi
-exec "$venv/bin/python" "$here/ort_throughput.py" "$@"
+source "$here/pinned_venv.sh"
+pinned_venv "$here/../.venv" "$here/requirements.txt"
+exec "$here/../.venv/bin/python" "$here/ort_throughput.py" "$@"

@@ -197,33 +197,15 @@ impl HistoryService {
     /// The tenant's digested history (computed once per generation).
     pub async fn digest(&self, tenant: &str) -> Result<Arc<Digest>, ServiceError> {
         let generation = self.generation(tenant)?;
-        let service = self.clone();
-        let tenant = tenant.to_string();
-        let digest = generation
-            .digest
-            .get_or_init(|| async move {
-                tokio::task::spawn_blocking(move || service.compute_digest(&tenant))
-                    .await
-                    .unwrap_or_else(|e| Err(Failure::Internal(format!("digest task: {e}"))))
-            })
-            .await;
-        digest.clone().map_err(ServiceError::from)
+        let (service, tenant) = (self.clone(), tenant.to_string());
+        once(&generation.digest, "digest", move || service.compute_digest(&tenant)).await
     }
 
     /// The tenant's forecaster: from disk when it matches the history, else trained now.
     pub async fn model(&self, tenant: &str) -> Result<Arc<EngagementModel>, ServiceError> {
         let generation = self.generation(tenant)?;
-        let service = self.clone();
-        let tenant = tenant.to_string();
-        let model = generation
-            .model
-            .get_or_init(|| async move {
-                tokio::task::spawn_blocking(move || service.load_or_train(&tenant))
-                    .await
-                    .unwrap_or_else(|e| Err(Failure::Internal(format!("training task: {e}"))))
-            })
-            .await;
-        model.clone().map_err(ServiceError::from)
+        let (service, tenant) = (self.clone(), tenant.to_string());
+        once(&generation.model, "training", move || service.load_or_train(&tenant)).await
     }
 
     fn generation(&self, tenant: &str) -> Result<Arc<Generation>, ServiceError> {
@@ -275,6 +257,23 @@ impl HistoryService {
         }
         Ok(Arc::new(model))
     }
+}
+
+/// Runs `work` on a blocking thread the first time `cell` is asked for; later and concurrent
+/// callers get the same answer.
+async fn once<T: Send + Sync + 'static>(
+    cell: &OnceCell<Result<Arc<T>, Failure>>,
+    what: &str,
+    work: impl FnOnce() -> Result<Arc<T>, Failure> + Send + 'static,
+) -> Result<Arc<T>, ServiceError> {
+    let answer = cell
+        .get_or_init(|| async move {
+            tokio::task::spawn_blocking(work)
+                .await
+                .unwrap_or_else(|e| Err(Failure::Internal(format!("{what} task: {e}"))))
+        })
+        .await;
+    answer.clone().map_err(ServiceError::from)
 }
 
 pub(crate) fn feature_error(error: FeatureError) -> ServiceError {

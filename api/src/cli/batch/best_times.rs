@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use eiq_features::best_times::{BestTimes, BestTimesOptions, Blackout, TenantSlots};
 
-use super::{load_history, step};
+use super::{lift, load_history, step};
 use crate::config::{BatchBestTimesArgs, HistoryInput};
 use crate::service::{format_time, now, parse_blackout};
 
@@ -62,13 +62,11 @@ pub fn run(args: &BatchBestTimesArgs) -> anyhow::Result<String> {
     );
     for slot in &best.top {
         table.push_str(&format!(
-            "{:<10} {:>22} {:>10.1} {:>+6.0} % ({:+.0}…{:+.0}) {:>6} {:>6.0} %\n",
+            "{:<10} {:>22} {:>10.1} {:>20} {:>6} {:>6.0} %\n",
             slot.label,
             format_time(slot.next_at),
             slot.expected_engagement,
-            100.0 * slot.lift,
-            100.0 * slot.lift_low,
-            100.0 * slot.lift_high,
+            lift(slot),
             slot.posts,
             100.0 * slot.history_weight
         ));

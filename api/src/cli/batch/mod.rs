@@ -108,6 +108,11 @@ pub(crate) fn step<T>(message: &str, work: impl FnOnce() -> anyhow::Result<T>) -
     result
 }
 
+/// `+25 % (+10 … +41)`: a slot's lift and its 90 % band.
+pub(crate) fn lift(slot: &eiq_features::best_times::Slot) -> String {
+    format!("{:+.0} % ({:+.0} … {:+.0})", 100.0 * slot.lift, 100.0 * slot.lift_low, 100.0 * slot.lift_high)
+}
+
 /// Writes a frame as Parquet or CSV by the path's extension.
 pub(crate) fn write_frame(frame: &mut polars::prelude::DataFrame, path: &Path) -> anyhow::Result<()> {
     match path.extension().and_then(|e| e.to_str()) {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use eiq_features::best_times::{BestTimesOptions, TenantSlots};
 use eiq_features::local_time::{offset_at, zone};
 
-use super::{load_history, step, svg};
+use super::{lift, load_history, step, svg};
 use crate::config::BatchReportArgs;
 use crate::service::{format_time, now};
 
@@ -27,14 +27,14 @@ pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
     let tz = zone(best.timezone.as_deref());
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
 
-    let lift: Vec<f64> = best.grid.iter().map(|s| s.lift).collect();
+    let lifts: Vec<f64> = best.grid.iter().map(|s| s.lift).collect();
     let counts: Vec<usize> = best.grid.iter().map(|s| s.posts).collect();
     let title = format!(
         "{}: expected engagement by local hour of week ({})",
         args.account,
         best.timezone.as_deref().unwrap_or("UTC")
     );
-    std::fs::write(args.out_dir.join("heatmap.svg"), svg::heatmap(&title, &lift, &counts))?;
+    std::fs::write(args.out_dir.join("heatmap.svg"), svg::heatmap(&title, &lifts, &counts))?;
 
     // Weekly median engagement, and its 4-week moving average.
     let mut weeks: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
@@ -82,13 +82,11 @@ pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
     );
     for slot in &best.top {
         report.push_str(&format!(
-            "| {} | {} | {:.1} | {:+.0} % ({:+.0} … {:+.0}) | {} |\n",
+            "| {} | {} | {:.1} | {} | {} |\n",
             slot.label,
             format_time(slot.next_at),
             slot.expected_engagement,
-            100.0 * slot.lift,
-            100.0 * slot.lift_low,
-            100.0 * slot.lift_high,
+            lift(slot),
             slot.posts
         ));
     }

@@ -238,3 +238,56 @@ impl Design {
         (x, y, offsets)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn empty_row() -> PostRow {
+        PostRow {
+            account_id: String::new(),
+            platform: "x".into(),
+            media: "none".into(),
+            created_at: 0,
+            hour: 0,
+            day_of_week: 0,
+            hour_of_week: 0,
+            gap_hours: None,
+            prior_posts: 0,
+            baseline_mean: None,
+            baseline_recent: None,
+            log_followers: None,
+            chars: 0,
+            words: 0,
+            hashtags: 0,
+            mentions: 0,
+            urls: 0,
+            emoji: 0,
+            questions: 0,
+            exclamations: 0,
+            log_engagement: None,
+        }
+    }
+
+    #[test]
+    fn encoding_has_one_value_per_column_and_fills_missing_history() {
+        let design = Design {
+            platforms: vec!["instagram".into(), "x".into()],
+            fill_baseline: 2.0,
+            fill_followers: 7.0,
+            followers_intercept: 1.0,
+            followers_slope: 0.5,
+        };
+        let row = PostRow { hour: 9, day_of_week: 6, hashtags: 7, media: "video".into(), ..empty_row() };
+        let x = design.encode(&row);
+        let columns = design.columns();
+        assert_eq!(x.len(), columns.len());
+        let value = |name: &str| x[columns.iter().position(|c| c == name).unwrap()];
+        assert_eq!((value("baseline_mean"), value("first_post"), value("log_followers")), (2.0, 1.0, 7.0));
+        assert_eq!((value("x_hour_9"), value("instagram_hour_9"), value("x_weekend")), (1.0, 0.0, 1.0));
+        assert_eq!((value("hashtags_4"), value("media_video"), value("platform_index")), (1.0, 1.0, 1.0));
+        assert_eq!(design.tree_columns(), columns[..design.tree_columns().len()]);
+        assert_eq!(design.offset(&row), 1.0 + 0.5 * 7.0, "a first post starts from its followers");
+        assert_eq!(design.offset(&PostRow { baseline_mean: Some(3.0), ..row }), 3.0);
+    }
+}

@@ -14,9 +14,13 @@ use eiq_benches::{percentile, tweets};
 struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// `embeddings` (with `--model`), `analyze`, `moderations` or `gate`.
+    /// `embeddings` (with `--model`), `analyze`, `moderations`, `gate`, or `forecast` / `best-times`
+    /// (for `--account`, whose tenant history the server must hold: `eiq batch import --tenant default`).
     #[arg(long, default_value = "embeddings")]
     endpoint: String,
+    /// Account for the forecast and best-times endpoints.
+    #[arg(long, default_value = "acct-00003")]
+    account: String,
     /// Model for the embeddings endpoint.
     #[arg(long, default_value = "minilm-l6-v2-int8")]
     model: String,
@@ -40,12 +44,19 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let forecast_path = format!("/v1/accounts/{}/forecast", args.account);
+    let best_times_path = format!("/v1/accounts/{}/best-times", args.account);
     let (path, body): (&str, fn(&str, &str) -> serde_json::Value) = match args.endpoint.as_str() {
         "embeddings" => ("/v1/embeddings", |text, model| serde_json::json!({"input": text, "model": model})),
         "analyze" => ("/v1/analyze", |text, _| serde_json::json!({"inputs": [text]})),
         "moderations" => ("/v1/moderations", |text, _| serde_json::json!({"input": text})),
         "gate" => ("/v1/moderation/gate", |text, _| serde_json::json!({"text": text, "platform": "x"})),
-        other => anyhow::bail!("unknown endpoint `{other}`: embeddings, analyze, moderations or gate"),
+        // One draft at one time (2026-01-05 08:00 UTC).
+        "forecast" => (&forecast_path, |text, _| serde_json::json!({"text": text, "candidate_times": [1_767_600_000]})),
+        "best-times" => (&best_times_path, |_, _| serde_json::json!({})),
+        other => {
+            anyhow::bail!("unknown endpoint `{other}`: embeddings, analyze, moderations, gate, forecast or best-times")
+        }
     };
     let url = format!("{}{path}", args.url.trim_end_matches('/'));
     let texts = if args.distinct { tweets(args.requests) } else { vec![args.text.clone()] };

@@ -25,36 +25,46 @@ pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(["account_id", "at", "engagement", "low", "high", "log_engagement"])?;
     let default_at = (now() / 3600 + 1) * 3600;
+    // A bad draft is reported with its row and skipped; the others are still forecast.
+    let mut bad = 0;
     for (index, record) in reader.records().enumerate() {
         let row = index + 1;
-        let record = record.with_context(|| format!("drafts row {row}"))?;
-        let field = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
-        let account = field(Some(account_column)).unwrap_or_default();
-        let state =
-            states.get(account).with_context(|| format!("drafts row {row}: no history for account `{account}`"))?;
-        let at = match field(at_column) {
-            Some(text) => parse_time(text).map_err(|e| anyhow::anyhow!("drafts row {row}: {e}"))?,
-            None => default_at,
+        let draft = record.map_err(|e| e.to_string()).and_then(|record| {
+            let field = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
+            let account = field(Some(account_column)).unwrap_or_default().to_string();
+            let state = states.get(&account).ok_or_else(|| format!("no history for account `{account}`"))?;
+            let at = field(at_column).map_or(Ok(default_at), |t| parse_time(t).map_err(|e| e.to_string()))?;
+            let media =
+                field(media_column).map_or(Ok(MediaType::None), |m| parse_media(m).map_err(|e| e.to_string()))?;
+            let draft = Draft {
+                text: record.get(text_column).unwrap_or_default().to_string(),
+                platform: field(platform_column).map_or_else(|| state.platform.clone(), str::to_string),
+                media,
+                at,
+            };
+            Ok((account, state, draft))
+        });
+        let (account, state, draft) = match draft {
+            Ok(draft) => draft,
+            Err(reason) => {
+                eprintln!("drafts row {row}: {reason}");
+                bad += 1;
+                continue;
+            }
         };
-        let media = match field(media_column) {
-            Some(text) => parse_media(text).map_err(|e| anyhow::anyhow!("drafts row {row}: {e}"))?,
-            None => MediaType::None,
-        };
-        let draft = Draft {
-            text: record.get(text_column).unwrap_or_default().to_string(),
-            platform: field(platform_column).map_or_else(|| state.platform.clone(), str::to_string),
-            media,
-            at,
-        };
+        let at = draft.at;
         let forecast = model.forecast(&draft_rows(state, &[draft])?[0]);
         out.write_record([
-            account.to_string(),
+            account,
             format_time(at),
             format!("{:.1}", forecast.engagement),
             format!("{:.1}", forecast.low),
             format!("{:.1}", forecast.high),
             format!("{:.4}", forecast.log_engagement),
         ])?;
+    }
+    if bad > 0 {
+        eprintln!("{bad} drafts skipped");
     }
     let csv = String::from_utf8(out.into_inner()?)?;
     match &args.output {

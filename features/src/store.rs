@@ -123,7 +123,7 @@ impl HistoryStore {
 }
 
 /// Tenant names are chosen by operators and become directory names: kept plain.
-fn checked_tenant(tenant: &str) -> Result<&str, FeatureError> {
+pub fn checked_tenant(tenant: &str) -> Result<&str, FeatureError> {
     let plain = !tenant.is_empty()
         && tenant.len() <= 64
         && tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');

@@ -15,6 +15,7 @@ use eiq_datasets::{Imported, RowError};
 use eiq_features::best_times::TenantSlots;
 use eiq_features::{AccountMerge, FeatureError, HistoryFormat, HistoryStore, ImportOptions};
 use eiq_training::engagement::{AccountState, EngagementModel, GbdtParams, train_forecaster};
+use polars::prelude::DataFrame;
 use tokio::sync::OnceCell;
 
 use crate::error::ServiceError;
@@ -73,7 +74,8 @@ impl From<Failure> for ServiceError {
 pub struct Digest {
     pub slots: TenantSlots,
     pub states: HashMap<String, AccountState>,
-    pub posts: usize,
+    /// The tenant's feature rows, which the forecaster trains on.
+    features: DataFrame,
 }
 
 pub enum ImportSource {
@@ -197,6 +199,10 @@ impl HistoryService {
     /// The tenant's digested history (computed once per generation).
     pub async fn digest(&self, tenant: &str) -> Result<Arc<Digest>, ServiceError> {
         let generation = self.generation(tenant)?;
+        self.digest_of(&generation, tenant).await
+    }
+
+    async fn digest_of(&self, generation: &Generation, tenant: &str) -> Result<Arc<Digest>, ServiceError> {
         let (service, tenant) = (self.clone(), tenant.to_string());
         once(&generation.digest, "digest", move || service.compute_digest(&tenant)).await
     }
@@ -204,13 +210,15 @@ impl HistoryService {
     /// The tenant's forecaster: from disk when it matches the history, else trained now.
     pub async fn model(&self, tenant: &str) -> Result<Arc<EngagementModel>, ServiceError> {
         let generation = self.generation(tenant)?;
+        // Trains on the digest's features: the history is read and featurised once per generation.
+        let digest = self.digest_of(&generation, tenant).await?;
         let (service, tenant) = (self.clone(), tenant.to_string());
-        once(&generation.model, "training", move || service.load_or_train(&tenant)).await
+        once(&generation.model, "training", move || service.load_or_train(&tenant, &digest.features)).await
     }
 
     fn generation(&self, tenant: &str) -> Result<Arc<Generation>, ServiceError> {
         // Validates the name before anything is cached under it.
-        self.inner.store.accounts(tenant).map_err(feature_error)?;
+        eiq_features::store::checked_tenant(tenant).map_err(feature_error)?;
         Ok(Arc::clone(&self.tenant(tenant).current.read().expect("not poisoned")))
     }
 
@@ -227,11 +235,10 @@ impl HistoryService {
         let features = eiq_features::features(posts).map_err(|e| internal(&e))?;
         let slots = TenantSlots::new(&features).map_err(|e| internal(&e))?;
         let states = AccountState::all_from_features(&features).map_err(|e| internal(&e))?;
-        let posts = states.values().map(|s| s.posts).sum();
-        Ok(Arc::new(Digest { slots, states, posts }))
+        Ok(Arc::new(Digest { slots, states, features }))
     }
 
-    fn load_or_train(&self, tenant: &str) -> Result<Arc<EngagementModel>, Failure> {
+    fn load_or_train(&self, tenant: &str, features: &DataFrame) -> Result<Arc<EngagementModel>, Failure> {
         let internal = |e: &dyn std::fmt::Display| Failure::Internal(e.to_string());
         let fingerprint = self.inner.store.fingerprint(tenant).map_err(|e| internal(&e))?;
         let dir = self.inner.models_dir.join(tenant);
@@ -242,9 +249,7 @@ impl HistoryService {
         {
             return Ok(Arc::new(model));
         }
-        let posts = self.inner.store.load_tenant(tenant).map_err(|e| internal(&e))?;
-        let features = eiq_features::features(posts).map_err(|e| internal(&e))?;
-        let model = match train_forecaster(&features, &format!("tenant {tenant}"), &self.inner.trees) {
+        let model = match train_forecaster(features, &format!("tenant {tenant}"), &self.inner.trees) {
             Ok(model) => model,
             Err(eiq_training::TrainingError::NotEnoughHistory(why)) => return Err(Failure::NotEnoughHistory(why)),
             Err(e) => return Err(internal(&e)),

@@ -14,5 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &["elevatediq/v1/embeddings.proto", "elevatediq/v1/text.proto", "elevatediq/v1/engagement.proto"],
             &["."],
         )?;
+    // grpc.health.v1 through the same codec, so an undecodable health check is INVALID_ARGUMENT
+    // too; the messages stay tonic-health's (only the service glue is generated here).
+    tonic_prost_build::configure()
+        .build_client(false)
+        .codec_path("crate::codec::ClientErrorCodec")
+        .extern_path(".grpc.health.v1", "::tonic_health::pb")
+        .compile_protos(&["grpc/health/v1/health.proto"], &["."])?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 use eiq_inference::{BatcherConfig, LoadOptions};
 use eiq_models::{Catalogue, CatalogueError, ModelCache};
@@ -273,6 +274,22 @@ pub struct ServeArgs {
     /// Address for REST and gRPC (one port serves both).
     #[arg(long, env = "EIQ_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Seconds an HTTP/1 client has to send a request's headers, from their first byte; a
+    /// connection still sending them then is closed.
+    #[arg(long, env = "EIQ_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may go without a request in flight (silent from the start, or
+    /// between keep-alive requests) before it is closed; also the HTTP/2 keep-alive ping interval.
+    #[arg(long, env = "EIQ_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Seconds the server waits for one message of a request: a REST body as a whole, or the
+    /// next gRPC message (or the end of the stream); then 408 (REST) or DEADLINE_EXCEEDED (gRPC).
+    #[arg(long, env = "EIQ_BODY_READ_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_secs: u64,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    /// Keep it under the open-files limit (`ulimit -n`).
+    #[arg(long, env = "EIQ_MAX_CONNECTIONS", default_value_t = 1_024, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
     /// Models to load at start-up (comma-separated catalogue ids).
     #[arg(
         long,
@@ -326,6 +343,13 @@ pub struct ServeArgs {
     /// Largest history import (upload or server file), in bytes.
     #[arg(long, env = "EIQ_MAX_IMPORT_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_import_bytes: usize,
+    /// Most rows (posts, records, lines) in one history import.
+    #[arg(long, env = "EIQ_MAX_IMPORT_ROWS", default_value_t = eiq_features::ImportLimits::DEFAULT_MAX_ROWS)]
+    pub max_import_rows: usize,
+    /// Imports read and parsed at once; more wait (up to 30 s, then 429). Each may take several
+    /// times --max-import-bytes of memory while it is parsed.
+    #[arg(long, env = "EIQ_MAX_CONCURRENT_IMPORTS", default_value_t = 2)]
+    pub max_concurrent_imports: usize,
     #[command(flatten)]
     pub catalogue: CatalogueArgs,
 }

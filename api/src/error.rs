@@ -8,6 +8,8 @@ use eiq_models::CatalogueError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::service::limits::MAX_ERROR_BYTES;
+
 /// Errors of the service layer, shared by REST and gRPC.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -38,9 +40,14 @@ pub enum ServiceError {
     #[error("{0}")]
     TooLarge(String),
 
-    /// The server's own fault (disk, a background task).
+    /// The server's own fault (disk, a background task). The detail is logged, never sent: it
+    /// may name paths or the process.
     #[error("{0}")]
     Internal(String),
+
+    /// Too much of one kind of work is in flight (imports); try again shortly.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// REST-only failures before a handler runs (body too large, not JSON, wrong shape, no route).
@@ -99,6 +106,9 @@ impl ServiceError {
             ServiceError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal, "server_error", "internal", None)
             }
+            ServiceError::Busy(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "busy", Some(1))
+            }
             ServiceError::Inference(err) => match err {
                 E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {
                     (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "model_not_found", None)
@@ -133,6 +143,41 @@ impl ServiceError {
     }
 }
 
+impl ApiError {
+    /// What the client is told: internal details stay in the log (tagged with the same id), and
+    /// every message is cut to [`MAX_ERROR_BYTES`] so no input is echoed without bound.
+    fn client_message(&self) -> String {
+        let internal = matches!(
+            self,
+            ApiError::Service(
+                ServiceError::Internal(_)
+                    | ServiceError::Inference(InferenceError::Catalogue(_) | InferenceError::Backend { .. })
+            )
+        );
+        if internal {
+            let id = ERROR_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(error = %self, error_id = id, "request failed");
+            return format!("internal error {id}; the server's log has the details");
+        }
+        truncated(self.to_string())
+    }
+}
+
+/// Numbers internal errors so a client's report can be found in the log.
+static ERROR_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn truncated(mut message: String) -> String {
+    if message.len() > MAX_ERROR_BYTES {
+        let mut cut = MAX_ERROR_BYTES - '…'.len_utf8();
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
+
 /// OpenAI's error envelope: `{"error": {"message", "type", "code", "param"}}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -152,12 +197,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let c = self.classify();
         let (status, kind, code, retry_after) = (c.status, c.kind, c.code, c.retry_after_seconds);
+        let message = self.client_message();
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::warn!(error = %message, "request failed");
         }
-        let body = ErrorBody {
-            error: ErrorDetail { message: self.to_string(), kind: kind.into(), code: code.into(), param: None },
-        };
+        let body = ErrorBody { error: ErrorDetail { message, kind: kind.into(), code: code.into(), param: None } };
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -212,9 +256,7 @@ impl IntoResponse for GoogleApiError {
     fn into_response(self) -> Response {
         let c = self.0.classify();
         let status = if c.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { c.status };
-        if status.is_server_error() {
-            tracing::error!(error = %self.0, "request failed");
-        }
+        let message = self.0.client_message();
         let grpc_name = format!("{:?}", c.grpc);
         // tonic names codes in CamelCase; Google's `status` is SCREAMING_SNAKE_CASE.
         let mut status_name = String::new();
@@ -225,7 +267,7 @@ impl IntoResponse for GoogleApiError {
             status_name.push(ch.to_ascii_uppercase());
         }
         let body = serde_json::json!({
-            "error": {"code": status.as_u16(), "message": self.0.to_string(), "status": status_name}
+            "error": {"code": status.as_u16(), "message": message, "status": status_name}
         });
         (status, Json(body)).into_response()
     }
@@ -240,9 +282,6 @@ impl IntoResponse for ServiceError {
 impl From<ServiceError> for tonic::Status {
     fn from(err: ServiceError) -> Self {
         let classification = err.classify();
-        if classification.grpc == tonic::Code::Internal {
-            tracing::error!(error = %err, "gRPC request failed");
-        }
-        tonic::Status::new(classification.grpc, err.to_string())
+        tonic::Status::new(classification.grpc, ApiError::Service(err).client_message())
     }
 }

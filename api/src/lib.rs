@@ -2,12 +2,15 @@
 //!
 //! `rest` and `grpc` are thin protocol adapters over `service`, the capability layer; `error`
 //! maps every failure to HTTP and gRPC status in one place; `server` puts both protocols on
-//! one port.
+//! one port, `connections` bounds how long a client may hold one, and `request_body` how long
+//! it may take to send a request.
 
 pub mod cli;
 pub mod config;
+mod connections;
 pub mod error;
 pub mod grpc;
+mod request_body;
 pub mod rest;
 pub mod server;
 pub mod service;

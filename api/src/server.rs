@@ -1,6 +1,9 @@
 //! Start-up and shutdown: one listener, REST and gRPC on it, models loading in the background.
+//! How connections are accepted, timed out and drained is `connections`; how request bodies
+//! are timed and gRPC framing checked is `request_body`.
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -12,12 +15,14 @@ use eiq_models::{Catalogue, CatalogueError, FileRole, ModelCache};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
+use crate::connections::{self, Limits};
 use crate::error::ApiError;
 use crate::rest::{self, AppState};
 use crate::service::{
-    AnalysisService, EmbeddingService, ForecastService, GateService, HistoryService, PolicyBook, gate_categories,
+    AnalysisService, EmbeddingService, ForecastService, GateService, HistoryService, ImportSettings, PolicyBook,
+    gate_categories,
 };
-use crate::{grpc, telemetry};
+use crate::{grpc, request_body, telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -29,8 +34,6 @@ pub enum ServeError {
     Policies(String),
     #[error("binding {address}: {source}")]
     Bind { address: String, source: std::io::Error },
-    #[error("serving: {0}")]
-    Io(#[from] std::io::Error),
 }
 
 /// Binds `args.bind` and serves until SIGINT or SIGTERM, then drains in-flight requests.
@@ -42,14 +45,19 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     serve(args, listener, shutdown_signal()).await
 }
 
-/// Serves on `listener` until `shutdown` completes.
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
 pub async fn serve(
     args: ServeArgs,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let app = app(&args)?;
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let limits = Limits {
+        header_read: Duration::from_secs(args.header_read_timeout_secs),
+        idle: Duration::from_secs(args.idle_timeout_secs),
+        max_connections: args.max_connections,
+    };
+    connections::serve(listener, app, limits, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -74,7 +82,15 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
     let embeddings = EmbeddingService::new(registry.clone(), args.max_inputs);
     let analysis = AnalysisService::new(registry, args.text_model.clone(), profanity, args.max_inputs);
     let gate = GateService::new(analysis.clone(), policies, std::time::Duration::from_millis(args.gate_timeout_ms));
-    let history = HistoryService::new(&args.data.dir(), args.import_root.clone(), args.max_import_bytes);
+    let history = HistoryService::new(
+        &args.data.dir(),
+        ImportSettings {
+            root: args.import_root.clone(),
+            max_bytes: args.max_import_bytes,
+            max_rows: args.max_import_rows,
+            max_concurrent: args.max_concurrent_imports,
+        },
+    );
     let forecast = ForecastService::new(history.clone());
     let grpc = grpc::routes(
         grpc::Services {
@@ -87,8 +103,10 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
         args.max_body_bytes,
     );
     let state = AppState { embeddings, analysis, gate, history, forecast, metrics: telemetry::prometheus() };
+    let body_read_timeout = Duration::from_secs(args.body_read_timeout_secs);
     Ok(rest::router(state, args.max_body_bytes)
         .merge(grpc.into_axum_router())
+        .layer(middleware::from_fn_with_state(body_read_timeout, request_body::guard))
         .route_layer(middleware::from_fn(telemetry::track_requests))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found))
@@ -119,8 +137,7 @@ fn bundled_categories(catalogue: &Catalogue, model: &str) -> Option<Vec<String>>
 }
 
 async fn not_found(request: Request) -> Response {
-    let grpc = request.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if grpc {
+    if request_body::is_grpc(request.headers()) {
         return tonic::Status::unimplemented(format!("no gRPC service at {}", request.uri().path())).into_http();
     }
     let message = format!("no route {} {}; see GET /openapi.json", request.method(), request.uri().path());

@@ -5,60 +5,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{TestServer, start};
+use common::history::{fixture, grpc_client, import, message, post, send, tenant};
 use eiq_datasets::{SyntheticConfig, generate};
 use eiq_features::posts_to_frame;
-use eiq_proto::v1::engagement_client::EngagementClient;
 use eiq_proto::v1::{BestTimesRequest, ForecastRequest, ImportChunk, ImportHeader, import_chunk};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use tonic::Code;
-
-/// A server with its own data folder (and an import root inside it), and a synthetic history as CSV.
-struct Fixture {
-    server: TestServer,
-    dir: tempfile::TempDir,
-    csv: Vec<u8>,
-}
-
-fn fixture(extra: &[&str]) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let imports = dir.path().join("imports");
-    std::fs::create_dir_all(&imports).unwrap();
-    let (data, imports) = (data.to_str().unwrap().to_string(), imports.to_str().unwrap().to_string());
-    let mut flags = vec!["--models", "minilm-l6-v2", "--data-dir", &data, "--import-root", &imports];
-    flags.extend_from_slice(extra);
-    let server = start(&flags);
-    let posts = generate(&SyntheticConfig { accounts: 30, posts_per_account: 120, ..Default::default() }).posts;
-    let path = dir.path().join("history.csv");
-    eiq_features::io::write_csv(&mut posts_to_frame(&posts).unwrap(), &path).unwrap();
-    Fixture { server, csv: std::fs::read(&path).unwrap(), dir }
-}
-
-async fn send(server: &TestServer, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-    let _ = server;
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-async fn import(server: &TestServer, tenant: &str, query: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let request = reqwest::Client::new()
-        .post(server.url(&format!("/v1/history:import?{query}")))
-        .header("x-tenant-id", tenant)
-        .body(body);
-    send(server, request).await
-}
-
-async fn post(server: &TestServer, tenant: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    send(server, reqwest::Client::new().post(server.url(path)).header("x-tenant-id", tenant).json(&body)).await
-}
-
-fn message(body: &Value) -> String {
-    body["error"]["message"].as_str().unwrap_or_default().to_string()
-}
 
 #[tokio::test]
 async fn imported_history_answers_forecasts_and_best_times() {
@@ -162,10 +115,12 @@ async fn bad_imports_and_requests_are_clear_4xx_and_lose_nothing() {
     std::fs::write(f.dir.path().join("secret.csv"), small).unwrap();
     let (status, body) = import(s, "paths", "path=history.csv", vec![]).await;
     assert_eq!((status, body["imported"].as_u64()), (StatusCode::OK, Some(150)), "{body}");
-    let (status, _) = import(s, "paths", "path=../secret.csv", vec![]).await;
-    assert_eq!(status, 403);
-    let (status, _) = import(s, "paths", "path=missing.csv", vec![]).await;
+    // Outside the root looks exactly like missing: the answer tells nothing about other files.
+    let (status, outside) = import(s, "paths", "path=../secret.csv", vec![]).await;
     assert_eq!(status, 404);
+    let (status, missing) = import(s, "paths", "path=missing.csv", vec![]).await;
+    assert_eq!(status, 404);
+    assert_eq!(message(&outside).replace("../secret.csv", "missing.csv"), message(&missing));
     // Hostile tenant names never become paths.
     let (status, body) = import(s, "../etc", "format=csv", small.to_vec()).await;
     assert_eq!(status, 422, "{body}");
@@ -224,16 +179,6 @@ async fn concurrent_imports_and_questions_never_5xx() {
     let (status, body) = post(&f.server, "busy", "/v1/accounts/acct-00007/best-times", json!({})).await;
     assert_eq!((status, body["account_posts"].as_u64()), (StatusCode::OK, Some(60)), "{body}");
     f.server.shutdown_and_wait();
-}
-
-async fn grpc_client(server: &TestServer) -> EngagementClient<tonic::transport::Channel> {
-    EngagementClient::connect(format!("http://{}", server.addr)).await.unwrap()
-}
-
-fn tenant<T>(message: T, tenant: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("x-tenant-id", tenant.parse().unwrap());
-    request
 }
 
 // Multi-threaded: the client's connection task must run while the test thread waits for shutdown.

@@ -10,6 +10,7 @@
 mod canonical;
 mod dedup;
 mod error;
+mod limits;
 mod normalize;
 mod posts;
 mod rng;
@@ -18,12 +19,17 @@ mod semeval;
 mod synthetic;
 mod tweeteval;
 
-pub use canonical::{REQUIRED_COLUMNS, import_csv, import_json_lines, parse_post, parse_time};
+pub use canonical::{
+    MAX_ACCOUNT_ID_BYTES, MAX_COUNT, POST_COLUMNS, REQUIRED_COLUMNS, import_csv, import_json_lines, parse_post,
+    parse_time,
+};
 pub use dedup::{DedupReport, dedup, drop_overlap};
 pub use error::DatasetError;
+pub use limits::{ImportLimits, LimitExceeded, QUOTE_CHARS, excerpt};
 pub use normalize::normalize;
 pub use posts::{
-    Imported, MediaType, NotThisFormat, Post, RowError, import_x_archive, import_x_statuses, parse_x_time,
+    ImportError, Imported, KEPT_ROW_ERRORS, MediaType, NotThisFormat, Post, RowError, import_x_archive,
+    import_x_statuses, parse_x_time,
 };
 pub use rng::SplitMix64;
 pub use rtweet::load_rtweet_fixtures;

@@ -8,6 +8,9 @@
 
 use serde_json::Value;
 
+use crate::canonical::parse_count;
+use crate::limits::{ImportLimits, LimitExceeded, QUOTE_CHARS, excerpt};
+
 /// One post, as every importer returns it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Post {
@@ -58,8 +61,23 @@ pub struct RowError {
 #[derive(Debug, Clone, Default)]
 pub struct Imported {
     pub posts: Vec<Post>,
+    /// The first [`KEPT_ROW_ERRORS`] bad rows; `error_count` counts them all.
     pub errors: Vec<RowError>,
+    pub error_count: usize,
     pub skipped_reposts: usize,
+}
+
+/// Bad rows kept with their reasons: a file of millions of bad rows must not cost a string each.
+pub const KEPT_ROW_ERRORS: usize = 1_000;
+
+impl Imported {
+    /// Counts a bad row, keeping its reason while fewer than [`KEPT_ROW_ERRORS`] are kept.
+    pub fn reject(&mut self, row: usize, reason: String) {
+        self.error_count += 1;
+        if self.errors.len() < KEPT_ROW_ERRORS {
+            self.errors.push(RowError { row, reason });
+        }
+    }
 }
 
 /// A whole file that is not what the importer reads (as opposed to a bad row in it).
@@ -67,27 +85,37 @@ pub struct Imported {
 #[error("{0}")]
 pub struct NotThisFormat(pub String);
 
+/// Why an importer refused a whole file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    NotThisFormat(#[from] NotThisFormat),
+    #[error(transparent)]
+    TooLarge(#[from] LimitExceeded),
+}
+
 /// API v1.1 statuses: an array of statuses, or a search answer (`{"statuses": [...]}`).
-pub fn import_x_statuses(json: &str) -> Result<Imported, NotThisFormat> {
+pub fn import_x_statuses(json: &str, limits: &ImportLimits) -> Result<Imported, ImportError> {
     let value: Value = serde_json::from_str(json).map_err(|e| NotThisFormat(format!("not JSON: {e}")))?;
     let rows = match &value {
         Value::Array(rows) => rows,
         Value::Object(object) => match object.get("statuses") {
             Some(Value::Array(rows)) => rows,
-            _ => return Err(NotThisFormat("expected an array of statuses or {\"statuses\": [...]}".into())),
+            _ => return Err(NotThisFormat("expected an array of statuses or {\"statuses\": [...]}".into()).into()),
         },
-        _ => return Err(NotThisFormat("expected an array of statuses or {\"statuses\": [...]}".into())),
+        _ => return Err(NotThisFormat("expected an array of statuses or {\"statuses\": [...]}".into()).into()),
     };
+    check_rows(rows.len(), limits)?;
     Ok(import_rows(rows.iter(), |status| {
         let account = status.get("user").ok_or("no `user`")?;
         let account_id = string(account, "id_str")?;
-        Ok((account_id, count(account.get("followers_count"))))
+        Ok((account_id, count(account, "followers_count")?))
     }))
 }
 
 /// The account archive's `tweets.js` (`window.YTD.tweets.part0 = [{"tweet": {...}}, ...]`).
 /// The archive names the account once, elsewhere, so it is given here.
-pub fn import_x_archive(tweets_js: &str, account_id: &str) -> Result<Imported, NotThisFormat> {
+pub fn import_x_archive(tweets_js: &str, account_id: &str, limits: &ImportLimits) -> Result<Imported, ImportError> {
     let json = tweets_js
         .split_once('=')
         .map(|(_, rest)| rest)
@@ -95,10 +123,20 @@ pub fn import_x_archive(tweets_js: &str, account_id: &str) -> Result<Imported, N
     let value: Value = serde_json::from_str(json.trim().trim_end_matches(';'))
         .map_err(|e| NotThisFormat(format!("tweets.js does not hold JSON: {e}")))?;
     let Value::Array(rows) = value else {
-        return Err(NotThisFormat("tweets.js should assign an array".into()));
+        return Err(NotThisFormat("tweets.js should assign an array".into()).into());
     };
-    let tweets: Vec<Value> = rows.into_iter().map(|row| row.get("tweet").cloned().unwrap_or(row)).collect();
+    check_rows(rows.len(), limits)?;
+    let tweets: Vec<Value> =
+        rows.into_iter().map(|mut row| row.get_mut("tweet").map(Value::take).unwrap_or(row)).collect();
     Ok(import_rows(tweets.iter(), |_| Ok((account_id.to_string(), None))))
+}
+
+/// Both formats arrive as one JSON array: its length is known before any row is read.
+fn check_rows(rows: usize, limits: &ImportLimits) -> Result<(), LimitExceeded> {
+    match rows > limits.max_rows {
+        true => Err(LimitExceeded::rows(limits.max_rows, Some(rows))),
+        false => Ok(()),
+    }
 }
 
 fn import_rows<'a>(
@@ -115,13 +153,13 @@ fn import_rows<'a>(
         } else {
             match read_status(status, &account_of) {
                 Ok(post) => imported.posts.push(post),
-                Err(reason) => imported.errors.push(RowError { row, reason }),
+                Err(reason) => imported.reject(row, reason),
             }
         }
         for original in embedded.into_iter().flatten() {
             match read_status(original, &account_of) {
                 Ok(post) => imported.posts.push(post),
-                Err(reason) => imported.errors.push(RowError { row, reason: format!("embedded original: {reason}") }),
+                Err(reason) => imported.reject(row, format!("embedded original: {reason}")),
             }
         }
     }
@@ -131,7 +169,10 @@ fn import_rows<'a>(
 
 /// A post seen several times (embedded in many reposts) keeps its latest counts: counts only grow.
 pub(crate) fn keep_latest_copy(posts: &mut Vec<Post>) {
-    let engagement = |p: &Post| p.likes.unwrap_or(0) + p.comments.unwrap_or(0) + p.shares.unwrap_or(0);
+    // Imported counts are at most 2^53, but a `Post` can be built by hand: the sum saturates.
+    let engagement = |p: &Post| {
+        [p.likes, p.comments, p.shares].into_iter().flatten().fold(0u64, |sum, count| sum.saturating_add(count))
+    };
     let mut best: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut keep = vec![true; posts.len()];
     for (i, post) in posts.iter().enumerate() {
@@ -171,7 +212,7 @@ fn read_status(
         Some("photo") => MediaType::Photo,
         Some("video") => MediaType::Video,
         Some("animated_gif") => MediaType::Gif,
-        Some(other) => return Err(format!("unknown media type `{other}`")),
+        Some(other) => return Err(format!("unknown media type `{}`", excerpt(other, QUOTE_CHARS))),
     };
     Ok(Post {
         post_id: string(status, "id_str")?,
@@ -182,9 +223,9 @@ fn read_status(
         timezone: None,
         text: text.to_string(),
         media,
-        likes: count(status.get("favorite_count")),
-        comments: count(status.get("reply_count")),
-        shares: count(status.get("retweet_count")),
+        likes: count(status, "favorite_count")?,
+        comments: count(status, "reply_count")?,
+        shares: count(status, "retweet_count")?,
         impressions: None,
         followers,
     })
@@ -194,18 +235,21 @@ fn string(object: &Value, key: &str) -> Result<String, String> {
     object.get(key).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("no `{key}`"))
 }
 
-/// A count as the API gives it (a number) or the archive does (a string of digits).
-fn count(value: Option<&Value>) -> Option<u64> {
-    match value? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
+/// A count as the API gives it (a number) or the archive does (a string of digits), checked as
+/// the canonical formats' counts are; absent or null is unknown.
+fn count(object: &Value, key: &str) -> Result<Option<u64>, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => parse_count(key, &n.to_string()).map(Some),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => parse_count(key, s.trim()).map(Some),
+        Some(other) => Err(format!("`{key}` should be a count, not {}", excerpt(&other.to_string(), QUOTE_CHARS))),
     }
 }
 
 /// `Sat Jan 07 10:51:54 +0000 2023` → seconds since the epoch (UTC).
 pub fn parse_x_time(text: &str) -> Result<i64, String> {
-    let bad = || format!("`{text}` is not a time like `Sat Jan 07 10:51:54 +0000 2023`");
+    let bad = || format!("`{}` is not a time like `Sat Jan 07 10:51:54 +0000 2023`", excerpt(text, QUOTE_CHARS));
     let parts: Vec<&str> = text.split_whitespace().collect();
     let [_, month, day, clock, offset, year] = parts[..] else { return Err(bad()) };
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -240,6 +284,15 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The importers at their default limits, as the older tests call them.
+    fn import_x_statuses(json: &str) -> Result<Imported, ImportError> {
+        super::import_x_statuses(json, &ImportLimits::default())
+    }
+
+    fn import_x_archive(tweets_js: &str, account_id: &str) -> Result<Imported, ImportError> {
+        super::import_x_archive(tweets_js, account_id, &ImportLimits::default())
+    }
 
     #[test]
     fn times_parse_to_utc_seconds() {
@@ -287,5 +340,59 @@ mod tests {
         assert_eq!(imported.posts[0].account_id, "me");
         assert_eq!(imported.posts[0].likes, Some(12));
         assert!(import_x_archive("[]", "me").is_err());
+    }
+
+    #[test]
+    fn counts_are_checked_and_a_bad_one_is_a_row_error() {
+        let status = |likes: &str| {
+            format!(
+                r#"{{"id_str": "1", "created_at": "Sat Jan 07 10:51:54 +0000 2023", "text": "hi",
+                    "favorite_count": {likes}, "user": {{"id_str": "u1", "followers_count": 1}}}}"#
+            )
+        };
+        let likes = |value: &str| {
+            let imported = import_x_statuses(&format!("[{}]", status(value))).unwrap();
+            imported.posts.first().map(|p| p.likes).ok_or_else(|| imported.errors[0].reason.clone())
+        };
+        assert_eq!(likes("9007199254740992"), Ok(Some(1 << 53)));
+        assert_eq!(likes("\"12\""), Ok(Some(12)));
+        assert_eq!(likes("null"), Ok(None));
+        for bad in ["9007199254740993", "9223372036854775808", "\"9223372036854775808\""] {
+            assert!(likes(bad).unwrap_err().contains("over the largest count"), "{bad}");
+        }
+        for bad in ["-1", "1.5", "18446744073709551616", "\"-1\"", "true"] {
+            assert!(likes(bad).unwrap_err().contains("favorite_count"), "{bad}");
+        }
+        let followers = status("1").replace("\"followers_count\": 1", "\"followers_count\": -5");
+        let imported = import_x_statuses(&format!("[{followers}]")).unwrap();
+        assert!(imported.errors[0].reason.contains("followers_count"), "{:?}", imported.errors);
+        // The largest counts sum without overflow when copies are compared.
+        let mut posts = import_x_statuses(&format!("[{}]", status("9007199254740992"))).unwrap().posts;
+        posts.push(Post { likes: Some(u64::MAX), comments: Some(1), ..posts[0].clone() });
+        keep_latest_copy(&mut posts);
+        assert_eq!(posts[0].likes, Some(u64::MAX));
+    }
+
+    #[test]
+    fn arrays_past_the_row_limit_are_refused_before_reading() {
+        let limits = ImportLimits { max_rows: 2, ..ImportLimits::default() };
+        let error = super::import_x_statuses("[1, 2, 3]", &limits).unwrap_err();
+        assert_eq!(error, ImportError::TooLarge(LimitExceeded::rows(2, Some(3))));
+        let js = "window.YTD.tweets.part0 = [{}, {}, {}]";
+        assert!(matches!(super::import_x_archive(js, "me", &limits), Err(ImportError::TooLarge(_))));
+        assert!(super::import_x_statuses("[1, 2]", &limits).is_ok());
+    }
+
+    #[test]
+    fn row_errors_quote_a_short_excerpt() {
+        let huge = "x".repeat(1_000_000);
+        let json = format!(
+            r#"[{{"id_str": "1", "created_at": "{huge}", "text": "hi", "user": {{"id_str": "u"}}}},
+                {{"id_str": "2", "created_at": "Sat Jan 07 10:51:54 +0000 2023", "text": "hi", "user": {{"id_str": "u"}},
+                 "entities": {{"media": [{{"type": "{huge}"}}]}}}}]"#
+        );
+        let imported = import_x_statuses(&json).unwrap();
+        assert_eq!(imported.errors.len(), 2);
+        assert!(imported.errors.iter().all(|e| e.reason.len() < 200), "{:?}", imported.errors);
     }
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::DatasetError;
-use crate::posts::{Imported, RowError, import_x_statuses, keep_latest_copy};
+use crate::limits::ImportLimits;
+use crate::posts::{Imported, import_x_statuses, keep_latest_copy};
 
 /// Every status in every cassette under `dir`. A post recorded several times keeps its latest
 /// counts; a row error names its cassette.
@@ -23,13 +24,15 @@ pub fn load_rtweet_fixtures(dir: &Path) -> Result<Imported, DatasetError> {
     for path in paths {
         for body in cassette_bodies(&path)? {
             // Some recorded calls answer with users or errors: not statuses, so not posts.
-            let Ok(imported) = import_x_statuses(&body) else { continue };
+            let Ok(imported) = import_x_statuses(&body, &ImportLimits::default()) else { continue };
             all.skipped_reposts += imported.skipped_reposts;
             all.posts.extend(imported.posts);
             let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            all.errors.extend(
-                imported.errors.into_iter().map(|e| RowError { row: e.row, reason: format!("{file}: {}", e.reason) }),
-            );
+            // Errors past the kept ones were only counted.
+            all.error_count += imported.error_count - imported.errors.len();
+            for error in imported.errors {
+                all.reject(error.row, format!("{file}: {}", error.reason));
+            }
         }
     }
     keep_latest_copy(&mut all.posts);

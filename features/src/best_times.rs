@@ -21,6 +21,10 @@ const Z_90: f64 = 1.645;
 /// Posts per slot, on average, before a finer grid is used.
 const POSTS_PER_FINER_SLOT: usize = 8;
 const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/// Most slots one answer may ask for: every 15-minute slot of a week.
+pub const MAX_TOP_K: usize = 7 * 24 * 4;
+/// Most blackout windows in one question (each is checked against every slot).
+pub const MAX_BLACKOUTS: usize = 64;
 
 /// A local-time window in which nothing may be scheduled (`end` may pass midnight).
 #[derive(Debug, Clone, PartialEq)]
@@ -220,8 +224,13 @@ impl TenantSlots {
                 .find(|m| residuals.len() >= POSTS_PER_FINER_SLOT * (SECONDS_PER_WEEK as usize / (*m as usize * 60)))
                 .unwrap_or(60),
         };
-        if options.top_k == 0 || !(0.0..=84.0).contains(&options.min_spacing_hours) {
-            return Err(BestTimesError::InvalidOption("top_k must be ≥ 1 and min_spacing_hours within 0–84".into()));
+        if !(1..=MAX_TOP_K).contains(&options.top_k) || !(0.0..=84.0).contains(&options.min_spacing_hours) {
+            return Err(BestTimesError::InvalidOption(format!(
+                "top_k must be within 1–{MAX_TOP_K} and min_spacing_hours within 0–84"
+            )));
+        }
+        if options.blackouts.len() > MAX_BLACKOUTS {
+            return Err(BestTimesError::InvalidOption(format!("at most {MAX_BLACKOUTS} blackouts")));
         }
         let slots = SECONDS_PER_WEEK as usize / (resolution as usize * 60);
         let mut cells = vec![Cell::default(); slots];
@@ -297,7 +306,7 @@ fn pick_spaced(grid: &[Slot], k: usize, spacing_hours: f64) -> Vec<Slot> {
     order.sort_by(|a, b| b.lift.total_cmp(&a.lift).then(a.start_minute.cmp(&b.start_minute)));
     let spacing = (spacing_hours * 60.0) as i64;
     let week = SECONDS_PER_WEEK / 60;
-    let mut picked: Vec<Slot> = Vec::with_capacity(k);
+    let mut picked: Vec<Slot> = Vec::with_capacity(k.min(grid.len()));
     for slot in order {
         let far_enough = picked.iter().all(|p| {
             let d = (p.start_minute as i64 - slot.start_minute as i64).rem_euclid(week);

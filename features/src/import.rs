@@ -1,8 +1,9 @@
-//! One entry point for every history format, for the CLI and the API alike.
+//! One entry point for every history format, for the CLI and the API alike. Every format is
+//! read within the caller's [`ImportLimits`], so a hostile file costs at most what they allow.
 
 use std::str::FromStr;
 
-use eiq_datasets::{Imported, NotThisFormat};
+use eiq_datasets::{ImportError, ImportLimits, Imported, NotThisFormat, QUOTE_CHARS, excerpt};
 
 use crate::FeatureError;
 
@@ -68,10 +69,18 @@ pub struct ImportOptions {
     pub account_id: Option<String>,
     /// The IANA timezone of posts whose source does not say (X gives none).
     pub timezone: Option<String>,
+    /// How big a file may be, in rows, columns and decoded bytes.
+    pub limits: ImportLimits,
 }
 
 pub fn import_bytes(bytes: &[u8], format: HistoryFormat, options: &ImportOptions) -> Result<Imported, FeatureError> {
-    let wrong = |NotThisFormat(reason)| FeatureError::WrongFormat { format: format.name(), row: None, reason };
+    let wrong = |error: ImportError| match error {
+        ImportError::NotThisFormat(NotThisFormat(reason)) => {
+            FeatureError::WrongFormat { format: format.name(), row: None, reason }
+        }
+        ImportError::TooLarge(limit) => FeatureError::TooLarge(limit),
+    };
+    let limits = &options.limits;
     let utf8 = || {
         std::str::from_utf8(bytes).map_err(|e| FeatureError::WrongFormat {
             format: format.name(),
@@ -80,21 +89,22 @@ pub fn import_bytes(bytes: &[u8], format: HistoryFormat, options: &ImportOptions
         })
     };
     if let Some(zone) = &options.timezone {
-        chrono_tz::Tz::from_str(zone)
-            .map_err(|_| FeatureError::InvalidName(format!("`{zone}` is not an IANA timezone")))?;
+        chrono_tz::Tz::from_str(zone).map_err(|_| {
+            FeatureError::InvalidName(format!("`{}` is not an IANA timezone", excerpt(zone, QUOTE_CHARS)))
+        })?;
     }
     let mut imported = match format {
-        HistoryFormat::Csv => eiq_datasets::import_csv(bytes).map_err(wrong)?,
-        HistoryFormat::JsonLines => eiq_datasets::import_json_lines(bytes).map_err(wrong)?,
-        HistoryFormat::Parquet => crate::schema::posts_from_frame(&crate::io::parquet_from_bytes(bytes)?)?,
-        HistoryFormat::XApi => eiq_datasets::import_x_statuses(utf8()?).map_err(wrong)?,
+        HistoryFormat::Csv => eiq_datasets::import_csv(bytes, limits).map_err(wrong)?,
+        HistoryFormat::JsonLines => eiq_datasets::import_json_lines(bytes, limits).map_err(wrong)?,
+        HistoryFormat::Parquet => crate::schema::posts_from_frame(&crate::io::parquet_from_bytes(bytes, limits)?)?,
+        HistoryFormat::XApi => eiq_datasets::import_x_statuses(utf8()?, limits).map_err(wrong)?,
         HistoryFormat::XArchive => {
             let account = options.account_id.as_deref().ok_or_else(|| {
                 FeatureError::InvalidName(
                     "an x-archive import needs the account id (the archive names it elsewhere)".into(),
                 )
             })?;
-            eiq_datasets::import_x_archive(utf8()?, account).map_err(wrong)?
+            eiq_datasets::import_x_archive(utf8()?, account, limits).map_err(wrong)?
         }
     };
     if options.strict

@@ -14,6 +14,7 @@ pub mod pipeline;
 mod schema;
 pub mod store;
 
+pub use eiq_datasets::{ImportLimits, LimitExceeded};
 pub use error::FeatureError;
 pub use import::{HistoryFormat, ImportOptions, import_bytes};
 pub use pipeline::{FEATURE_COLUMNS, features, post_features};

@@ -2,6 +2,7 @@
 //! `features/README.md`). Account baselines read only earlier posts: every per-account window is
 //! shifted by one row, so a post never sees its own outcome or anything after it.
 
+use eiq_datasets::MAX_COUNT;
 use polars::prelude::*;
 
 use crate::FeatureError;
@@ -101,8 +102,10 @@ fn time_and_text() -> Vec<Expr> {
 
 fn history() -> PolarsResult<Vec<Expr>> {
     let account = [col("account_id")];
-    let engagement =
-        col("likes").fill_null(lit(0i64)) + col("comments").fill_null(lit(0i64)) + col("shares").fill_null(lit(0i64));
+    // Imported counts are at most 2^53, so the sum fits an i64 (which Polars would wrap); the clip
+    // keeps that true of any frame, such as a history stored before counts were checked.
+    let count = |name: &str| col(name).fill_null(lit(0i64)).clip(lit(0i64), lit(MAX_COUNT as i64));
+    let engagement = count("likes") + count("comments") + count("shares");
     let log_engagement = engagement.clone().cast(DataType::Float64).log1p();
     let previous = log_engagement.clone().shift(lit(1i64));
     let prior_posts = col("created_at").cum_count(false).over(account.clone())?.cast(DataType::Int64) - lit(1i64);

@@ -1,7 +1,10 @@
 //! The canonical post schema as a Polars frame, both ways. Parquet files from other tools are
 //! read through [`posts_from_frame`], which checks every row as the CSV importer does.
+//!
+//! Counts are `i64` columns holding 0 to [`MAX_COUNT`] (2^53): every importer checks that, and
+//! [`posts_to_frame`] refuses a hand-built post outside it, so sums of counts never overflow.
 
-use eiq_datasets::{Imported, Post, RowError, parse_post};
+use eiq_datasets::{Imported, MAX_COUNT, Post, QUOTE_CHARS, REQUIRED_COLUMNS, RowError, excerpt, parse_post};
 use polars::prelude::*;
 
 use crate::FeatureError;
@@ -11,7 +14,13 @@ const COUNT_COLUMNS: [&str; 5] = ["likes", "comments", "shares", "impressions", 
 
 pub fn posts_to_frame(posts: &[Post]) -> Result<DataFrame, FeatureError> {
     let text = |f: fn(&Post) -> &str| posts.iter().map(f).collect::<Vec<&str>>();
-    let count = |f: fn(&Post) -> Option<u64>| posts.iter().map(|p| f(p).map(|c| c as i64)).collect::<Vec<_>>();
+    let count = |name: &str, f: fn(&Post) -> Option<u64>| -> Result<Vec<Option<i64>>, FeatureError> {
+        let checked = |(i, count): (usize, u64)| match count <= MAX_COUNT {
+            true => Ok(count as i64),
+            false => Err(FeatureError::BadRow(RowError { row: i + 1, reason: format!("`{name}` is over 2^53") })),
+        };
+        posts.iter().enumerate().map(|(i, p)| f(p).map(|c| checked((i, c))).transpose()).collect()
+    };
     let columns = vec![
         Column::new("post_id".into(), text(|p| &p.post_id)),
         Column::new("account_id".into(), text(|p| &p.account_id)),
@@ -20,11 +29,11 @@ pub fn posts_to_frame(posts: &[Post]) -> Result<DataFrame, FeatureError> {
         Column::new("timezone".into(), posts.iter().map(|p| p.timezone.as_deref()).collect::<Vec<_>>()),
         Column::new("text".into(), text(|p| &p.text)),
         Column::new("media".into(), posts.iter().map(|p| p.media.as_str()).collect::<Vec<&str>>()),
-        Column::new("likes".into(), count(|p| p.likes)),
-        Column::new("comments".into(), count(|p| p.comments)),
-        Column::new("shares".into(), count(|p| p.shares)),
-        Column::new("impressions".into(), count(|p| p.impressions)),
-        Column::new("followers".into(), count(|p| p.followers)),
+        Column::new("likes".into(), count("likes", |p| p.likes)?),
+        Column::new("comments".into(), count("comments", |p| p.comments)?),
+        Column::new("shares".into(), count("shares", |p| p.shares)?),
+        Column::new("impressions".into(), count("impressions", |p| p.impressions)?),
+        Column::new("followers".into(), count("followers", |p| p.followers)?),
     ];
     Ok(DataFrame::new(posts.len(), columns)?)
 }
@@ -33,9 +42,9 @@ pub fn posts_to_frame(posts: &[Post]) -> Result<DataFrame, FeatureError> {
 /// CSV row, so a bad value is a row error, not a failed file.
 pub fn posts_from_frame(frame: &DataFrame) -> Result<Imported, FeatureError> {
     let wrong = |reason: String| FeatureError::WrongFormat { format: "canonical posts", row: None, reason };
-    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
-    if let Some(missing) = eiq_datasets::REQUIRED_COLUMNS.iter().find(|c| !names.iter().any(|n| n == *c)) {
-        return Err(wrong(format!("no `{missing}` column (found: {})", names.join(", "))));
+    let names: Vec<&str> = frame.get_column_names().iter().map(|n| n.as_str()).collect();
+    if let Some(missing) = missing_column(&names) {
+        return Err(missing);
     }
     let as_strings = |name: &str| -> Result<Option<StringChunked>, FeatureError> {
         let Ok(column) = frame.column(name) else { return Ok(None) };
@@ -51,9 +60,10 @@ pub fn posts_from_frame(frame: &DataFrame) -> Result<Imported, FeatureError> {
             }
             _ => column.clone(),
         };
-        let strings = column
-            .cast(&DataType::String)
-            .map_err(|e| wrong(format!("column `{name}` ({}) cannot be read as text: {e}", column.dtype())))?;
+        let strings = column.cast(&DataType::String).map_err(|e| {
+            let e = excerpt(&e.to_string(), 2 * QUOTE_CHARS);
+            wrong(format!("column `{name}` ({}) cannot be read as text: {e}", column.dtype()))
+        })?;
         Ok(Some(strings.as_materialized_series().str()?.clone()))
     };
     let columns: Vec<(&str, Option<StringChunked>)> = TEXT_COLUMNS
@@ -74,10 +84,21 @@ pub fn posts_from_frame(frame: &DataFrame) -> Result<Imported, FeatureError> {
         };
         match parse_post(&field) {
             Ok(post) => imported.posts.push(post),
-            Err(reason) => imported.errors.push(RowError { row: row + 1, reason }),
+            Err(reason) => imported.reject(row + 1, reason),
         }
     }
     Ok(imported)
+}
+
+/// The wrong-format error for columns without every required one, naming (some of) those found.
+pub(crate) fn missing_column(names: &[&str]) -> Option<FeatureError> {
+    let missing = REQUIRED_COLUMNS.iter().find(|c| !names.contains(*c))?;
+    let found = excerpt(&names.join(", "), 2 * QUOTE_CHARS);
+    Some(FeatureError::WrongFormat {
+        format: "canonical posts",
+        row: None,
+        reason: format!("no `{missing}` column (found: {found})"),
+    })
 }
 
 /// The frame's rows as posts, for frames this crate wrote (a stored history): no row can fail.

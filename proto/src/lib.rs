@@ -3,6 +3,7 @@
 //! Kept in its own crate so that servers, clients and benchmarks share one generated copy.
 
 pub mod codec;
+pub mod health;
 
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {

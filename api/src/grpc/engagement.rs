@@ -76,6 +76,7 @@ impl Engagement for GrpcEngagement {
             _ => return Err(Status::invalid_argument("the first message must be the import header")),
         };
         let limit = self.history.max_import_bytes();
+        let slot = self.history.import_slot().await?;
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
             match chunk?.part {
@@ -104,8 +105,9 @@ impl Engagement for GrpcEngagement {
             strict: header.strict,
             account_id: non_empty(header.account_id),
             timezone: non_empty(header.timezone),
+            ..ImportOptions::default()
         };
-        let report = self.history.import(ImportRequest { tenant, format, options, source }).await?;
+        let report = self.history.import(ImportRequest { slot, tenant, format, options, source }).await?;
         Ok(Response::new(ImportResult {
             imported: report.imported as u64,
             skipped_reposts: report.skipped_reposts as u64,

@@ -28,7 +28,8 @@ pub struct Services {
 pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
     let Services { embeddings, analysis, gate, history, forecast } = services;
     let registry = Arc::clone(embeddings.registry());
-    let (health_reporter, health) = tonic_health::server::health_reporter();
+    // The project's codec, not tonic-health's: an undecodable check is INVALID_ARGUMENT.
+    let (health_reporter, health) = eiq_proto::health::health_reporter();
     tokio::spawn(report_health(registry, health_reporter));
 
     // Both reflection versions: grpcurl and older clients still ask v1alpha.

@@ -37,14 +37,16 @@ impl TimeValue {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForecastBody {
+    #[schema(max_length = 65536)]
     pub text: String,
     /// Default: the account's platform.
     pub platform: Option<String>,
     /// none, photo, video, gif.
     #[serde(default)]
     pub media: Option<String>,
-    /// When it might be posted; default: every hour of the coming week.
+    /// When it might be posted (2000–2100); default: every hour of the coming week.
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub candidate_times: Vec<TimeValue>,
 }
 
@@ -154,8 +156,12 @@ pub async fn forecast(
 pub struct BestTimesBody {
     pub platform: Option<String>,
     /// How many slots to return (default 5).
+    #[schema(minimum = 1, maximum = 672)]
+    #[param(minimum = 1, maximum = 672)]
     pub top_k: Option<usize>,
     /// Least time between two returned slots, in hours (default 3).
+    #[schema(minimum = 0, maximum = 84)]
+    #[param(minimum = 0, maximum = 84)]
     pub min_spacing_hours: Option<f64>,
     /// 15, 30 or 60; default: the finest the account's history supports.
     pub resolution_minutes: Option<u32>,
@@ -165,6 +171,7 @@ pub struct BestTimesBody {
     /// Local-time windows to avoid (POST only).
     #[serde(default)]
     #[param(ignore)]
+    #[schema(max_items = 64)]
     pub blackouts: Vec<BlackoutBody>,
 }
 

@@ -101,6 +101,8 @@ pub async fn import(
         Some(name) => Some(name.parse::<HistoryFormat>().map_err(ServiceError::InvalidInput)?),
         None => format_of_content_type(&headers),
     };
+    // The slot is held before the body is read: it bounds the memory uploads take together.
+    let slot = state.history.import_slot().await?;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::Rejected {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         message: format!(
@@ -115,10 +117,15 @@ pub async fn import(
                 ServiceError::InvalidInput("the body is empty: send a history file or give `path`".into()).into()
             );
         }
-        (None, false) => ImportSource::Bytes(bytes.to_vec()),
+        (None, false) => ImportSource::Bytes(Vec::from(bytes)),
     };
-    let options = ImportOptions { strict: query.strict, account_id: query.account_id, timezone: query.timezone };
-    let report = state.history.import(ImportRequest { tenant, format, options, source }).await?;
+    let options = ImportOptions {
+        strict: query.strict,
+        account_id: query.account_id,
+        timezone: query.timezone,
+        ..ImportOptions::default()
+    };
+    let report = state.history.import(ImportRequest { slot, tenant, format, options, source }).await?;
     Ok(Json(report.into()))
 }
 

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::json::ApiJson;
 use crate::error::{ApiError, GoogleApiError, ServiceError};
-use crate::service::Span;
+use crate::service::{Offsets, Span};
 
 /// Perspective attribute → (our task, our label); `PROFANITY` comes from the word list.
 const MODEL_ATTRIBUTES: [(&str, &str, &str); 2] =
@@ -180,12 +180,15 @@ pub async fn analyze(
     for (name, parameters) in attributes {
         let (summary, span_scores) = if name == PROFANITY {
             let profane: Vec<&Span> = spans.iter().filter(|s| s.category == "profanity").collect();
+            let mut utf16 = Offsets::new(&text, |part| part.encode_utf16().count());
             let spans = profane
                 .iter()
-                .map(|s| SpanScore {
-                    begin: text[..s.bytes.start].encode_utf16().count(),
-                    end: text[..s.bytes.end].encode_utf16().count(),
-                    score: probability(1.0),
+                .filter_map(|s| {
+                    Some(SpanScore {
+                        begin: utf16.at(s.bytes.start)?,
+                        end: utf16.at(s.bytes.end)?,
+                        score: probability(1.0),
+                    })
                 })
                 .collect();
             (if profane.is_empty() { 0.0 } else { 1.0 }, spans)

@@ -7,6 +7,7 @@ use std::time::Instant;
 use eiq_inference::{Classifier, HeadSpec, InferenceError, Lexicon, LexiconMatch, ModelRegistry};
 use eiq_models::FileRole;
 
+use super::limits::ANALYSIS_DEADLINE;
 use crate::error::ServiceError;
 
 #[derive(Clone)]
@@ -118,8 +119,20 @@ impl AnalysisService {
             .as_ref()
             .ok_or_else(|| ServiceError::Unavailable(format!("model `{}` has no classification heads", self.model)))?;
         let heads = select_heads(classifier, tasks)?;
-        let spans: Vec<Vec<Span>> = inputs.iter().map(|text| self.profanity_spans(text)).collect::<Result<_, _>>()?;
-        let (vectors, _) = served.embed(inputs).await?;
+        // The word list runs on a blocking thread while the encoder works: its cost grows with the
+        // text, and a runtime thread it held would stall every other request waiting on that thread.
+        let (service, texts) = (self.clone(), inputs.clone());
+        let word_list = tokio::task::spawn_blocking(move || {
+            texts.iter().map(|text| service.profanity_spans(text)).collect::<Result<Vec<Vec<Span>>, _>>()
+        });
+        let work = async {
+            let (vectors, _) = served.embed(inputs).await?;
+            let spans = word_list.await.map_err(|e| ServiceError::Internal(format!("word-list task: {e}")))??;
+            Ok::<_, ServiceError>((vectors, spans))
+        };
+        let (vectors, spans) = tokio::time::timeout(ANALYSIS_DEADLINE, work).await.map_err(|_| {
+            ServiceError::Unavailable(format!("no answer within {} s; try again", ANALYSIS_DEADLINE.as_secs()))
+        })??;
         let results = vectors
             .iter()
             .zip(spans)
@@ -170,7 +183,8 @@ impl AnalysisService {
     }
 }
 
-/// The same checks for every text-taking endpoint: at least one text, not too many, none blank.
+/// The same checks for every text-taking endpoint: at least one text, not too many, none blank,
+/// none over [`super::limits::MAX_TEXT_BYTES`].
 pub fn validate_texts(inputs: &[String], max_inputs: usize, field: &str) -> Result<(), ServiceError> {
     if inputs.is_empty() {
         return Err(ServiceError::InvalidInput(format!("{field} must hold at least one text")));
@@ -181,8 +195,11 @@ pub fn validate_texts(inputs: &[String], max_inputs: usize, field: &str) -> Resu
             inputs.len()
         )));
     }
-    if let Some(index) = inputs.iter().position(|text| text.trim().is_empty()) {
-        return Err(ServiceError::InvalidInput(format!("{field}[{index}] is empty or only whitespace")));
+    for (index, text) in inputs.iter().enumerate() {
+        if text.trim().is_empty() {
+            return Err(ServiceError::InvalidInput(format!("{field}[{index}] is empty or only whitespace")));
+        }
+        super::limits::check_text(&format!("{field}[{index}]"), text)?;
     }
     Ok(())
 }
@@ -220,17 +237,48 @@ fn head_info(head: &HeadSpec) -> HeadInfo {
     }
 }
 
-/// Lexicon matches as spans in code points.
+/// Byte offsets of a text in another unit (code points, UTF-16 units). Offsets asked in text
+/// order (as `Lexicon::find` gives its matches) are counted on from the previous one rather than
+/// from the start each time: a text dense with matches costs one pass, not one per match. An
+/// offset before the previous restarts the count; one that is not a boundary of the text is `None`.
+pub struct Offsets<'a> {
+    text: &'a str,
+    units: fn(&str) -> usize,
+    /// (byte offset, units before it) of the last position counted.
+    counted: (usize, usize),
+}
+
+impl<'a> Offsets<'a> {
+    pub fn new(text: &'a str, units: fn(&str) -> usize) -> Self {
+        Self { text, units, counted: (0, 0) }
+    }
+
+    pub fn at(&mut self, byte: usize) -> Option<usize> {
+        if byte < self.counted.0 {
+            self.counted = (0, 0);
+        }
+        let count = self.counted.1 + (self.units)(self.text.get(self.counted.0..byte)?);
+        self.counted = (byte, count);
+        Some(count)
+    }
+}
+
+/// Lexicon matches as spans in code points; a match that is not a range of `text` is dropped.
 pub fn spans(text: &str, category: &'static str, matches: Vec<LexiconMatch>) -> Vec<Span> {
+    let mut offsets = Offsets::new(text, |part| part.chars().count());
+    let mut code_points = |byte| offsets.at(byte);
     matches
         .into_iter()
-        .map(|m| Span {
-            category,
-            start: text[..m.span.start].chars().count(),
-            end: text[..m.span.end].chars().count(),
-            text: text[m.span.clone()].to_string(),
-            entry: m.entry,
-            bytes: m.span,
+        .filter_map(|m| {
+            let matched = text.get(m.span.clone())?.to_string();
+            Some(Span {
+                category,
+                start: code_points(m.span.start)?,
+                end: code_points(m.span.end)?,
+                text: matched,
+                entry: m.entry,
+                bytes: m.span,
+            })
         })
         .collect()
 }
@@ -249,5 +297,29 @@ mod tests {
         assert_eq!((span.start, span.end), (8, 12));
         assert_eq!(text.chars().skip(span.start).take(span.end - span.start).collect::<String>(), "damn");
         assert_eq!(span.text, "damn");
+    }
+
+    #[test]
+    fn spans_stay_right_to_the_end_of_a_dense_text() {
+        // 2 MiB with a match every 17 bytes: counting from the start for each match took minutes.
+        let text = "héllo 💩 damn ".repeat(2 * 1024 * 1024 / 17);
+        let lexicon = Lexicon::from_entries(["damn"]);
+        let started = std::time::Instant::now();
+        let found = spans(&text, "profanity", lexicon.find(&text));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(found.len(), 2 * 1024 * 1024 / 17);
+        let total = text.chars().count();
+        let last = found.last().unwrap();
+        assert_eq!((last.start, last.end, last.bytes.end), (total - 5, total - 1, text.len() - 1));
+        assert_eq!((found[1].start, found[1].end), (21, 25));
+    }
+
+    #[test]
+    fn spans_out_of_order_or_out_of_the_text_do_not_panic() {
+        let text = "damn héllo damn";
+        let at = |span: std::ops::Range<usize>| LexiconMatch { entry: "damn".into(), span };
+        let found = spans(text, "profanity", vec![at(12..16), at(0..4), at(7..9), at(14..99)]);
+        let code_points: Vec<(usize, usize)> = found.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(code_points, [(11, 15), (0, 4)]);
     }
 }

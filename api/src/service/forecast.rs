@@ -8,11 +8,9 @@ use eiq_features::local_time::{offset_at, second_of_week, zone};
 use eiq_training::engagement::{Draft, EngagementModel, Forecast, draft_rows};
 
 use super::history::{Digest, HistoryService};
+use super::limits::{self, MAX_BLACKOUTS, MAX_CANDIDATES, MAX_TOP_K, check_text, check_time, excerpt};
 use crate::error::ServiceError;
 
-/// Longest draft accepted, in bytes (the longest platform limit is far below).
-pub const MAX_DRAFT_BYTES: usize = 64 * 1024;
-pub const MAX_CANDIDATES: usize = 1_000;
 /// With no candidate times, the coming week is tried hour by hour.
 const DEFAULT_CANDIDATES: usize = 168;
 
@@ -77,11 +75,13 @@ impl ForecastService {
     }
 
     pub async fn forecast(&self, request: DraftRequest) -> Result<ForecastAnswer, ServiceError> {
-        if request.text.len() > MAX_DRAFT_BYTES {
-            return Err(ServiceError::InvalidInput(format!("the draft is over {MAX_DRAFT_BYTES} bytes")));
-        }
+        check_text("text", &request.text)?;
+        check_account_id(&request.account_id)?;
         if request.candidate_times.len() > MAX_CANDIDATES {
             return Err(ServiceError::InvalidInput(format!("at most {MAX_CANDIDATES} candidate times")));
+        }
+        for (index, &at) in request.candidate_times.iter().enumerate() {
+            check_time(&format!("candidate_times[{index}]"), at)?;
         }
         let digest = self.history.digest(&request.tenant).await?;
         let state = account(&digest, &request.account_id)?.clone();
@@ -140,6 +140,16 @@ impl ForecastService {
         account_id: &str,
         query: BestTimesQuery,
     ) -> Result<BestTimes, ServiceError> {
+        check_account_id(account_id)?;
+        if let Some(top_k) = query.top_k.filter(|k| !(1..=MAX_TOP_K).contains(k)) {
+            return Err(ServiceError::InvalidInput(format!("top_k ({top_k}) must be within 1–{MAX_TOP_K}")));
+        }
+        if query.blackouts.len() > MAX_BLACKOUTS {
+            return Err(ServiceError::InvalidInput(format!(
+                "{} blackouts; at most {MAX_BLACKOUTS}",
+                query.blackouts.len()
+            )));
+        }
         let defaults = BestTimesOptions::default();
         let options = BestTimesOptions {
             top_k: query.top_k.unwrap_or(defaults.top_k),
@@ -168,11 +178,26 @@ fn account<'a>(
     digest: &'a Digest,
     account_id: &str,
 ) -> Result<&'a eiq_training::engagement::AccountState, ServiceError> {
-    digest.states.get(account_id).ok_or_else(|| {
-        ServiceError::NotFound(format!(
-            "no history for account `{account_id}`; import it first (POST /v1/history:import)"
-        ))
-    })
+    digest.states.get(account_id).ok_or_else(|| no_history(account_id))
+}
+
+/// The answer for an account (or a whole tenant) with no stored history.
+pub(super) fn no_history(account_id: &str) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "no history for account `{}`; import it first (POST /v1/history:import)",
+        excerpt(account_id)
+    ))
+}
+
+fn check_account_id(account_id: &str) -> Result<(), ServiceError> {
+    if account_id.is_empty() || account_id.len() > limits::MAX_ACCOUNT_ID_BYTES {
+        return Err(ServiceError::InvalidInput(format!(
+            "account_id must be 1–{} bytes, got {}",
+            limits::MAX_ACCOUNT_ID_BYTES,
+            account_id.len()
+        )));
+    }
+    Ok(())
 }
 
 /// `Tue 09:00` from seconds since local Monday 00:00.
@@ -189,7 +214,9 @@ pub fn parse_media(media: &str) -> Result<MediaType, ServiceError> {
         "photo" => Ok(MediaType::Photo),
         "video" => Ok(MediaType::Video),
         "gif" => Ok(MediaType::Gif),
-        other => Err(ServiceError::InvalidInput(format!("media `{other}` is not one of none, photo, video, gif"))),
+        other => {
+            Err(ServiceError::InvalidInput(format!("media `{}` is not one of none, photo, video, gif", excerpt(other))))
+        }
     }
 }
 
@@ -199,11 +226,15 @@ pub fn parse_blackout(day: Option<&str>, start: &str, end: &str) -> Result<Black
     let day = match day.map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()) {
         None => None,
         Some(name) => Some(DAYS.iter().position(|d| name.starts_with(d)).ok_or_else(|| {
-            ServiceError::InvalidInput(format!("blackout day `{name}` is not one of mon, tue, wed, thu, fri, sat, sun"))
+            ServiceError::InvalidInput(format!(
+                "blackout day `{}` is not one of mon, tue, wed, thu, fri, sat, sun",
+                excerpt(&name)
+            ))
         })? as u8),
     };
     let minute = |text: &str| -> Result<u32, ServiceError> {
-        let bad = || ServiceError::InvalidInput(format!("blackout time `{text}` is not HH:MM (00:00–24:00)"));
+        let bad =
+            || ServiceError::InvalidInput(format!("blackout time `{}` is not HH:MM (00:00–24:00)", excerpt(text)));
         let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
         let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
         if m >= 60 || h * 60 + m > 1440 {
@@ -213,7 +244,7 @@ pub fn parse_blackout(day: Option<&str>, start: &str, end: &str) -> Result<Black
     };
     let (start_minute, end_minute) = (minute(start)?, minute(end)?);
     if start_minute == end_minute {
-        return Err(ServiceError::InvalidInput(format!("blackout {start}–{end} is empty")));
+        return Err(ServiceError::InvalidInput(format!("blackout {}–{} is empty", excerpt(start), excerpt(end))));
     }
     Ok(Blackout { day, start_minute, end_minute })
 }

@@ -4,18 +4,23 @@
 //! result; validation, model selection and metrics happen once, in this layer.
 
 mod analysis;
+mod beneath;
 mod embeddings;
 mod forecast;
 mod gate;
 mod history;
+pub mod limits;
 mod policy;
 
-pub use analysis::{Analysis, AnalysisService, HeadInfo, Span, TaskScores, TextAnalysis, validate_texts};
+pub use analysis::{Analysis, AnalysisService, HeadInfo, Offsets, Span, TaskScores, TextAnalysis, validate_texts};
 pub use embeddings::{EmbeddingService, Embeddings};
 pub use forecast::{
     BestTimesQuery, BlackoutWindow, DraftRequest, ForecastAnswer, ForecastService, TimedForecast, format_time, now,
     parse_blackout, parse_media, parse_time,
 };
 pub use gate::{Decision, GateRequest, GateService, GateVerdict, PolicyChoice, Reason, gate_categories};
-pub use history::{DEFAULT_TENANT, HistoryService, ImportReport, ImportRequest, ImportSource, TENANT_HEADER};
+pub use history::{
+    DEFAULT_TENANT, HistoryService, ImportReport, ImportRequest, ImportSettings, ImportSlot, ImportSource,
+    TENANT_HEADER,
+};
 pub use policy::{Policy, PolicyBook, Thresholds};

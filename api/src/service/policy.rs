@@ -2,13 +2,14 @@
 //! allowlist. Named policies come from a TOML file (the tenant layer will store them later);
 //! a request may also carry one inline. A bad policy is refused with the field that is wrong.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use eiq_inference::Lexicon;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::limits::excerpt;
 use crate::error::ServiceError;
 
 /// `review` and `block` probabilities in [0, 1]; a score at or above one crosses it.
@@ -37,7 +38,16 @@ pub struct Policy {
 }
 
 /// Most entries in a blocklist or allowlist: a policy is configuration, not a corpus.
-const MAX_LIST_ENTRIES: usize = 10_000;
+pub const MAX_LIST_ENTRIES: usize = 10_000;
+/// Longest blocklist or allowlist entry, in bytes: a word or a phrase, not a passage. Matching
+/// costs each word of a text up to the longest entry, so this bounds the cost per word.
+pub const MAX_ENTRY_BYTES: usize = 100;
+/// Most words in one blocklist or allowlist entry (separated by whitespace).
+pub const MAX_ENTRY_WORDS: usize = 8;
+/// Most distinct spellings of one word in a list. The lists read through case, l33t, separators
+/// and repeated letters, so `shit`, `$h1t` and `s.h.i.t` are one spelling, `shit` and `shiit` two;
+/// each spelling is checked wherever a text has the word's letters, so this bounds that work.
+pub const MAX_SPELLINGS: usize = 8;
 
 impl Policy {
     /// The built-in policy `default`.
@@ -90,13 +100,39 @@ impl Policy {
                     list.len()
                 )));
             }
-            if let Some(index) = list.iter().position(|entry| !entry.chars().any(char::is_alphanumeric)) {
-                return Err(ServiceError::InvalidInput(format!("{field}.{name}[{index}]: has no letters or digits")));
+            let mut spellings = Spellings::new();
+            for (index, entry) in list.iter().enumerate() {
+                let words = entry.split_whitespace().count();
+                let problem = if !entry.chars().any(char::is_alphanumeric) {
+                    "has no letters or digits".to_string()
+                } else if entry.len() > MAX_ENTRY_BYTES {
+                    format!("{} bytes; at most {MAX_ENTRY_BYTES}", entry.len())
+                } else if words > MAX_ENTRY_WORDS {
+                    format!("{words} words; at most {MAX_ENTRY_WORDS}")
+                } else {
+                    let (letters, runs) = Lexicon::spelling(entry);
+                    let (first, distinct) = spellings.entry(letters).or_insert_with(|| (index, HashSet::new()));
+                    distinct.insert((runs, words));
+                    if distinct.len() <= MAX_SPELLINGS {
+                        continue;
+                    }
+                    format!(
+                        "more than {MAX_SPELLINGS} spellings of the word of {field}.{name}[{first}]; case, l33t, \
+                         separators and repeated letters are read through already"
+                    )
+                };
+                return Err(ServiceError::InvalidInput(format!(
+                    "{field}.{name}[{index}]: {problem} (`{}`)",
+                    excerpt(entry)
+                )));
             }
         }
         Ok(())
     }
 }
+
+/// A list's words by letters: the first entry with them and their distinct (runs, words) spellings.
+type Spellings = HashMap<String, (usize, HashSet<(Vec<u32>, usize)>)>;
 
 /// A policy's blocklist and allowlist, ready for matching.
 #[derive(Debug, Clone)]
@@ -189,6 +225,44 @@ mod tests {
         let policy = Policy { blocklist: vec!["  ".into()], ..Policy::default_policy() };
         let err = policy.validate("policy", Some(&categories())).unwrap_err().to_string();
         assert!(err.contains("policy.blocklist[0]"), "{err}");
+    }
+
+    #[test]
+    fn list_entries_are_bounded_in_bytes_words_and_count() {
+        let validate = |policy: Policy| policy.validate("policy", Some(&categories()));
+        // A 1,000-word entry (6 KB) once took the gate 15 s against a text of the same length.
+        let passage: String = (0..1_000).map(|i| format!("w{i:04}x")).collect::<Vec<_>>().join(" ");
+        let policy =
+            Policy { blocklist: vec!["ok".into(), "fine".into(), "good".into(), passage], ..Policy::default_policy() };
+        let err = validate(policy).unwrap_err().to_string();
+        assert!(err.contains("policy.blocklist[3]") && err.contains("at most 100"), "{err}");
+        assert!(err.contains("(`w0000x w0001x") && err.len() < 200, "the entry is echoed only in part: {err}");
+
+        let nine_words = "a b c d e f g h i".to_string();
+        let policy = Policy { allowlist: vec![nine_words], ..Policy::default_policy() };
+        let err = validate(policy).unwrap_err().to_string();
+        assert!(err.contains("policy.allowlist[0]") && err.contains("9 words; at most 8"), "{err}");
+
+        let longest = Policy {
+            blocklist: vec!["é".repeat(MAX_ENTRY_BYTES / 2), "a b c d e f g h".into()],
+            ..Policy::default_policy()
+        };
+        validate(longest).unwrap();
+        // Spellings the matcher reads as one do not count against the spellings of a word.
+        let same = ["shit", "SHIT", "$h1t", "s.h.i.t", "sh!t"].map(String::from).to_vec();
+        let stretched: Vec<String> = (1..=MAX_SPELLINGS).map(|n| format!("sh{}t", "i".repeat(n))).collect();
+        let policy = Policy { blocklist: [same, stretched.clone()].concat(), ..Policy::default_policy() };
+        validate(policy).unwrap();
+        let policy = Policy {
+            blocklist: [vec!["ok".to_string(), "s h i t".into()], stretched].concat(),
+            ..Policy::default_policy()
+        };
+        let err = validate(policy).unwrap_err().to_string();
+        assert!(err.contains("policy.blocklist[9]: more than 8 spellings of the word of policy.blocklist[1]"), "{err}");
+
+        let policy = Policy { blocklist: vec!["spam".into(); MAX_LIST_ENTRIES + 1], ..Policy::default_policy() };
+        let err = validate(policy).unwrap_err().to_string();
+        assert!(err.contains("policy.blocklist: 10001 entries; at most 10000"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn run(args: &BatchImportArgs) -> anyhow::Result<String> {
         "{} posts from {} accounts; {} bad rows; {} reposts skipped\n",
         imported.posts.len(),
         accounts.len(),
-        imported.errors.len(),
+        imported.error_count,
         imported.skipped_reposts
     );
     match (&args.output, &args.tenant) {

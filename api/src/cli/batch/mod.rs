@@ -29,8 +29,12 @@ use crate::config::HistoryInput;
 
 /// Reads a history source; bad rows are reported on stderr (the first ten) and skipped.
 pub fn load_history(input: &HistoryInput) -> anyhow::Result<Imported> {
-    let options =
-        ImportOptions { strict: input.strict, account_id: input.account_id.clone(), timezone: input.timezone.clone() };
+    let options = ImportOptions {
+        strict: input.strict,
+        account_id: input.account_id.clone(),
+        timezone: input.timezone.clone(),
+        ..ImportOptions::default()
+    };
     let imported = load_source(&input.input, input.format.as_deref(), &options)?;
     report_row_errors(&imported);
     Ok(imported)
@@ -82,8 +86,8 @@ fn report_row_errors(imported: &Imported) {
     for error in imported.errors.iter().take(10) {
         eprintln!("row {}: {}", error.row, error.reason);
     }
-    if imported.errors.len() > 10 {
-        eprintln!("… and {} more bad rows", imported.errors.len() - 10);
+    if imported.error_count > 10 {
+        eprintln!("… and {} more bad rows", imported.error_count - 10);
     }
 }
 

@@ -1,0 +1,67 @@
+//! A server with its own data folder and import root, a synthetic history, and the requests
+//! the engagement tests send.
+
+use eiq_datasets::{SyntheticConfig, generate};
+use eiq_features::posts_to_frame;
+use eiq_proto::v1::engagement_client::EngagementClient;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::{TestServer, start};
+
+/// A server with its own data folder (and an import root inside it), and a synthetic history as CSV.
+pub struct Fixture {
+    pub server: TestServer,
+    pub dir: tempfile::TempDir,
+    pub csv: Vec<u8>,
+}
+
+pub fn fixture(extra: &[&str]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let imports = dir.path().join("imports");
+    std::fs::create_dir_all(&imports).unwrap();
+    let (data, imports) = (data.to_str().unwrap().to_string(), imports.to_str().unwrap().to_string());
+    let mut flags = vec!["--models", "minilm-l6-v2", "--data-dir", &data, "--import-root", &imports];
+    flags.extend_from_slice(extra);
+    let server = start(&flags);
+    let posts = generate(&SyntheticConfig { accounts: 30, posts_per_account: 120, ..Default::default() }).posts;
+    let path = dir.path().join("history.csv");
+    eiq_features::io::write_csv(&mut posts_to_frame(&posts).unwrap(), &path).unwrap();
+    Fixture { server, csv: std::fs::read(&path).unwrap(), dir }
+}
+
+pub async fn send(server: &TestServer, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let _ = server;
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+pub async fn import(server: &TestServer, tenant: &str, query: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let request = reqwest::Client::new()
+        .post(server.url(&format!("/v1/history:import?{query}")))
+        .header("x-tenant-id", tenant)
+        .body(body);
+    send(server, request).await
+}
+
+pub async fn post(server: &TestServer, tenant: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    send(server, reqwest::Client::new().post(server.url(path)).header("x-tenant-id", tenant).json(&body)).await
+}
+
+pub fn message(body: &Value) -> String {
+    body["error"]["message"].as_str().unwrap_or_default().to_string()
+}
+
+pub async fn grpc_client(server: &TestServer) -> EngagementClient<tonic::transport::Channel> {
+    EngagementClient::connect(format!("http://{}", server.addr)).await.unwrap()
+}
+
+/// A gRPC request acting for `tenant`.
+pub fn tenant<T>(message: T, tenant: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("x-tenant-id", tenant.parse().unwrap());
+    request
+}

@@ -2,6 +2,7 @@
 //! `--max-import-bytes`), or `?path=` naming a file under the server's `--import-root`.
 
 use axum::Json;
+use futures::StreamExt;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -103,12 +104,7 @@ pub async fn import(
     };
     // The slot is held before the body is read: it bounds the memory uploads take together.
     let slot = state.history.import_slot().await?;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::Rejected {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        message: format!(
-            "the history is over the {limit}-byte limit (--max-import-bytes); import it from a server path"
-        ),
-    })?;
+    let bytes = read_body(body, limit, &headers).await?;
     let source = match (query.path, bytes.is_empty()) {
         (Some(path), true) => ImportSource::Path(path),
         (Some(_), false) => return Err(ServiceError::InvalidInput("give a body or a `path`, not both".into()).into()),
@@ -117,7 +113,7 @@ pub async fn import(
                 ServiceError::InvalidInput("the body is empty: send a history file or give `path`".into()).into()
             );
         }
-        (None, false) => ImportSource::Bytes(Vec::from(bytes)),
+        (None, false) => ImportSource::Bytes(bytes),
     };
     let options = ImportOptions {
         strict: query.strict,
@@ -127,6 +123,31 @@ pub async fn import(
     };
     let report = state.history.import(ImportRequest { slot, tenant, format, options, source }).await?;
     Ok(Json(report.into()))
+}
+
+/// The body in one buffer, sized from `Content-Length` up front and filled as it streams: one
+/// copy of an upload in memory, not a list of chunks and then a joined copy.
+async fn read_body(body: Body, limit: usize, headers: &HeaderMap) -> Result<Vec<u8>, ApiError> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        // A body that fails to arrive (late, cut off) is answered by the body-read guard.
+        let chunk = chunk.map_err(|_| ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            message: "the request body could not be read to its end".into(),
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::Rejected {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: format!(
+                    "the history is over the {limit}-byte limit (--max-import-bytes); import it from a server path"
+                ),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 fn format_of_content_type(headers: &HeaderMap) -> Option<HistoryFormat> {

@@ -2,11 +2,11 @@
 //! `--max-import-bytes`), or `?path=` naming a file under the server's `--import-root`.
 
 use axum::Json;
-use futures::StreamExt;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use eiq_features::{HistoryFormat, ImportOptions};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

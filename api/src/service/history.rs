@@ -204,8 +204,8 @@ impl HistoryService {
         let Imported { posts, errors, error_count, skipped_reposts } = imported;
         let imported = posts.len();
         let accounts = blocking(move || service.inner.store.merge(&tenant, posts)).await?;
-        // The store's change token moved: the next question starts a new generation.
-        // Warm the new generation so the next question does not pay for it.
+        // The store's change token moved, so the next question starts a new generation: warm it
+        // now so that question does not pay for it.
         let warm = self.clone();
         let tenant = request.tenant.clone();
         tokio::spawn(async move {
@@ -295,8 +295,11 @@ impl HistoryService {
             ))
         })?;
         let cell = self.tenant(tenant);
-        if let Some(current) = Some(cell.current.read().expect("not poisoned")).filter(|g| g.version == version) {
-            return Ok(Arc::clone(&current));
+        {
+            let current = cell.current.read().expect("not poisoned");
+            if current.version == version {
+                return Ok(Arc::clone(&current));
+            }
         }
         let mut current = cell.current.write().expect("not poisoned");
         if current.version != version {

@@ -102,10 +102,41 @@ pub(crate) fn missing_column(names: &[&str]) -> Option<FeatureError> {
 }
 
 /// The frame's rows as posts, for frames this crate wrote (a stored history): no row can fail.
+/// A count outside 0–2^53 can only come from a version that stored counts unchecked (2^63 became
+/// i64::MIN): it is read as unknown, so one old bad row cannot make its account unimportable.
 pub fn stored_posts(frame: &DataFrame) -> Result<Vec<Post>, FeatureError> {
-    let imported = posts_from_frame(frame)?;
+    let mut frame = frame.clone();
+    for name in COUNT_COLUMNS {
+        let Ok(column) = frame.column(name) else { continue };
+        if column.dtype() != &DataType::Int64 {
+            continue;
+        }
+        let counts = column.i64()?;
+        let checked: Int64Chunked =
+            (0..counts.len()).map(|row| counts.get(row).filter(|c| (0..=MAX_COUNT as i64).contains(c))).collect();
+        frame.with_column(checked.with_name(name.into()).into_series().into_column())?;
+    }
+    let imported = posts_from_frame(&frame)?;
     match imported.errors.into_iter().next() {
         Some(error) => Err(FeatureError::BadRow(error)),
         None => Ok(imported.posts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_stored_unchecked_by_an_old_version_read_as_unknown() {
+        let frame = df!(
+            "post_id" => ["1", "2"], "account_id" => ["a", "a"], "platform" => ["x", "x"],
+            "created_at" => [1_736_121_600i64, 1_736_125_200], "text" => ["t", "u"],
+            "likes" => [i64::MIN, 7], "comments" => [1i64, -1],
+        )
+        .unwrap();
+        let posts = stored_posts(&frame).unwrap();
+        let counts: Vec<_> = posts.iter().map(|p| (p.likes, p.comments)).collect();
+        assert_eq!(counts, [(None, Some(1)), (Some(7), None)]);
     }
 }

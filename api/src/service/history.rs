@@ -375,19 +375,24 @@ impl HistoryService {
 }
 
 /// Runs `work` on a blocking thread the first time `cell` is asked for; later and concurrent
-/// callers get the same answer.
+/// callers get the same answer. An internal failure (a disk error, say) is not kept: it may pass,
+/// so the next caller tries again rather than meeting it until the next import.
 async fn once<T: Send + Sync + 'static>(
     cell: &OnceCell<Result<Arc<T>, Failure>>,
     what: &str,
     work: impl FnOnce() -> Result<Arc<T>, Failure> + Send + 'static,
 ) -> Result<Arc<T>, ServiceError> {
     let answer = cell
-        .get_or_init(|| async move {
-            tokio::task::spawn_blocking(work)
+        .get_or_try_init(|| async move {
+            let result = tokio::task::spawn_blocking(work)
                 .await
-                .unwrap_or_else(|e| Err(Failure::Internal(format!("{what} task: {e}"))))
+                .unwrap_or_else(|e| Err(Failure::Internal(format!("{what} task: {e}"))));
+            match result {
+                Err(Failure::Internal(message)) => Err(ServiceError::Internal(message)),
+                kept => Ok(kept),
+            }
         })
-        .await;
+        .await?;
     answer.clone().map_err(ServiceError::from)
 }
 

@@ -153,6 +153,8 @@ async fn any_account_id_is_stored_and_an_import_stores_every_account_or_none() {
     assert_eq!(status, 500, "{body}");
     let said = message(&body);
     assert!(!said.contains('/') && !said.contains(&std::process::id().to_string()), "{said}");
+    // With the fault gone, the tenant reads exactly as before the failed import.
+    std::fs::remove_dir_all(f.dir.path().join("data/history/ids/blocked.parquet")).unwrap();
     let request = BestTimesRequest { account_id: "plain".into(), ..Default::default() };
     let best = client.best_times(tenant(request, "ids")).await.unwrap().into_inner();
     assert_eq!(best.account_posts, 4, "the other account of the failed file was not stored");
@@ -279,16 +281,20 @@ async fn unknown_tenants_keep_nothing() {
     let _serial = serial().await;
     let f = imported("acme").await;
     let s = &f.server;
-    let warm_up = ask_as(s, (0..1_000).map(|i| format!("warm-{i}"))).await;
-    assert!(warm_up.iter().all(|status| *status == StatusCode::NOT_FOUND));
-    let before = status_kib("VmRSS");
-    let unknown = ask_as(s, (0..10_000).map(|i| format!("tenant-{i}"))).await;
-    assert!(unknown.iter().all(|status| *status == StatusCode::NOT_FOUND));
-    let invalid = ask_as(s, (0..1_000).map(|i| format!("{}/{i}", "x".repeat(8_000)))).await;
-    assert!(invalid.iter().all(|status| *status == StatusCode::UNPROCESSABLE_ENTITY));
-    let grew = status_kib("VmRSS").saturating_sub(before);
-    eprintln!("10,000 unknown tenants and 1,000 invalid 8 KB ids: resident grew {grew} KiB");
-    assert!(grew < 5 * 1024, "grew {grew} KiB");
+    // Two rounds of 10,000 unknown and 1,000 invalid ids, each new. Whatever the first round
+    // sets up once (connections, buffers, the allocator's pools) is there before the second; state
+    // kept per tenant (once ~22.6 KB each) would grow the second round by ~220 MB.
+    let mut resident = Vec::new();
+    for round in 0..2 {
+        let unknown = ask_as(s, (0..10_000).map(|i| format!("tenant-{round}-{i}"))).await;
+        assert!(unknown.iter().all(|status| *status == StatusCode::NOT_FOUND));
+        let invalid = ask_as(s, (0..1_000).map(|i| format!("{}/{round}-{i}", "x".repeat(8_000)))).await;
+        assert!(invalid.iter().all(|status| *status == StatusCode::UNPROCESSABLE_ENTITY));
+        resident.push(status_kib("VmRSS"));
+    }
+    let grew = resident[1].saturating_sub(resident[0]);
+    eprintln!("10,000 more unknown tenants and 1,000 more invalid 8 KB ids: resident grew {grew} KiB");
+    assert!(grew < 5 * 1024, "grew {grew} KiB ({resident:?})");
     s.shutdown_and_wait();
 }
 

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::json::ApiJson;
 use crate::error::{ApiError, GoogleApiError, ServiceError};
+use crate::service::limits::check_text;
 use crate::service::{Offsets, Span};
 
 /// Perspective attribute → (our task, our label); `PROFANITY` comes from the word list.
@@ -119,6 +120,7 @@ pub async fn analyze(
     if request.comment.text.trim().is_empty() {
         return Err(invalid("Comment must be non-empty.".into()));
     }
+    check_text("comment.text", &request.comment.text)?;
     if request.comment.kind.as_deref().is_some_and(|k| k != "PLAIN_TEXT") {
         return Err(invalid("Currently, only 'PLAIN_TEXT' comments are supported".into()));
     }

@@ -71,4 +71,8 @@ async fn word_lists_cost_linear_time_and_health_stays_quick() {
         assert_eq!(status, 422, "{path}: {}", answer.to_string().chars().take(300).collect::<String>());
         assert!(answer.to_string().len() < 2_048);
     }
+    // Perspective's shape: Google answers every client mistake with 400.
+    let body = json!({"comment": {"text": huge}, "requestedAttributes": {"PROFANITY": {}}});
+    let (status, answer) = post(server, "/v1alpha1/comments:analyze", &body).await;
+    assert_eq!((status, answer["error"]["status"].as_str()), (400, Some("INVALID_ARGUMENT")), "{answer}");
 }

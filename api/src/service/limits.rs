@@ -23,9 +23,10 @@ pub const MAX_CANDIDATES: usize = 1_000;
 /// Earliest and latest time accepted anywhere (2000-01-01 and 2100-01-01, Unix seconds).
 pub const EARLIEST_TIME: i64 = 946_684_800;
 pub const LATEST_TIME: i64 = 4_102_444_800;
-/// Longest an analysis (model and word lists) may take before the caller is told to retry; the
-/// gate's own, shorter `--gate-timeout-ms` fails closed first.
-pub const ANALYSIS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Longest an analysis (model and word lists) may take before the caller is told to retry (503):
+/// room for a full default queue (8,192 texts, about 25 s on two cores) to drain. The gate's own,
+/// shorter `--gate-timeout-ms` fails closed first.
+pub const ANALYSIS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Most characters of a caller's input that an error message quotes back.
 pub const MAX_ECHO_CHARS: usize = 40;
 /// Longest error message sent to a client, in bytes; longer ones are cut (gRPC carries the

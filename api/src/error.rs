@@ -144,8 +144,9 @@ impl ServiceError {
 }
 
 impl ApiError {
-    /// What the client is told: internal details stay in the log (tagged with the same id), and
-    /// every message is cut to [`MAX_ERROR_BYTES`] so no input is echoed without bound.
+    /// What the client is told, logging the server's own failures once, for every protocol:
+    /// internal details stay in the log (tagged with the same id), and every message is cut to
+    /// [`MAX_ERROR_BYTES`] so no input is echoed without bound.
     fn client_message(&self) -> String {
         let internal = matches!(
             self,
@@ -158,6 +159,9 @@ impl ApiError {
             let id = ERROR_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::error!(error = %self, error_id = id, "request failed");
             return format!("internal error {id}; the server's log has the details");
+        }
+        if self.classify().status.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
         }
         truncated(self.to_string())
     }
@@ -198,9 +202,6 @@ impl IntoResponse for ApiError {
         let c = self.classify();
         let (status, kind, code, retry_after) = (c.status, c.kind, c.code, c.retry_after_seconds);
         let message = self.client_message();
-        if status.is_server_error() {
-            tracing::warn!(error = %message, "request failed");
-        }
         let body = ErrorBody { error: ErrorDetail { message, kind: kind.into(), code: code.into(), param: None } };
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after {

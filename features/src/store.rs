@@ -158,24 +158,6 @@ impl HistoryStore {
         Ok(all)
     }
 
-    /// Changes whenever the tenant's history does (a commit's version token, and every account
-    /// file's name, size and time): what a trained model records, so a stale one is retrained
-    /// rather than served.
-    pub fn fingerprint(&self, tenant: &str) -> Result<String, FeatureError> {
-        let dir = self.tenant_dir(tenant)?;
-        let mut hasher = sha2::Sha256::new();
-        if let Some(_lock) = read_lock(&dir)? {
-            let version = dir.join(VERSION);
-            match std::fs::read(&version) {
-                Ok(token) => hasher.update(token),
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(io(&version)(e)),
-            }
-            hasher.update(listing_digest(&dir)?);
-        }
-        Ok(hex(&hasher.finalize()[..16]))
-    }
-
     /// A token that changes with every import into the tenant, by any process; `None` when the
     /// tenant has no history. One small read, without locking: a server can call it per request
     /// and reload when it differs from the token it read before its last load. Read it before
@@ -192,12 +174,6 @@ impl HistoryStore {
             },
             Err(e) => Err(io(&path)(e)),
         }
-    }
-
-    /// Whether the tenant has a history folder (an import made one). Creates nothing, so a
-    /// server can refuse unknown tenants without keeping anything for them.
-    pub fn has_tenant(&self, tenant: &str) -> bool {
-        self.tenant_dir(tenant).is_ok_and(|dir| dir.is_dir())
     }
 
     fn tenant_dir(&self, tenant: &str) -> Result<PathBuf, FeatureError> {

@@ -88,9 +88,9 @@ fn the_store_merges_by_post_id_per_tenant_and_account() {
     assert_eq!(store.accounts("acme").unwrap().len(), 2);
     assert!(store.load_account("other", account).unwrap().is_none(), "tenants are apart");
     assert_eq!(store.load_tenant("acme").unwrap().height(), 10);
-    let before = store.fingerprint("acme").unwrap();
+    let before = store.version("acme").unwrap();
     store.merge("acme", posts[..1].to_vec()).unwrap();
-    assert_ne!(store.fingerprint("acme").unwrap(), before, "a rewrite changes the fingerprint");
+    assert_ne!(store.version("acme").unwrap(), before, "a rewrite changes the version token");
     assert!(store.merge("../etc", posts).is_err());
 }
 

@@ -217,16 +217,13 @@ fn another_process_s_import_changes_the_version() {
     assert_eq!(server.version("acme").unwrap(), None);
     // Readers of an unknown tenant create nothing.
     assert!(server.load_tenant("acme").unwrap().height() == 0 && server.accounts("acme").unwrap().is_empty());
-    server.fingerprint("acme").unwrap();
-    assert!(!server.has_tenant("acme") && !tenant_dir(data.path(), "acme").exists());
-    assert!(!server.has_tenant("../acme"));
+    assert!(!tenant_dir(data.path(), "acme").exists());
+    assert!(server.version("../acme").is_err());
 
     cli.merge("acme", posts(&["a"], 0..3, 1)).unwrap();
-    let (version, fingerprint) = (server.version("acme").unwrap().unwrap(), server.fingerprint("acme").unwrap());
-    assert!(server.has_tenant("acme"));
+    let version = server.version("acme").unwrap().unwrap();
     cli.merge("acme", posts(&["a"], 0..3, 1)).unwrap();
     assert_ne!(server.version("acme").unwrap().unwrap(), version, "a re-import is a new version");
-    assert_ne!(server.fingerprint("acme").unwrap(), fingerprint);
 }
 
 #[test]

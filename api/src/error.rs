@@ -1,54 +1,19 @@
 //! The one place where errors become HTTP statuses (OpenAI's error body) and gRPC statuses.
+//!
+//! The service layer's [`ServiceError`] says what went wrong as data; this module decides the
+//! status on each protocol, renders the error's [`Hint`] in that protocol's words, sends the
+//! offending field as OpenAI's `param`, and turns `retry_after` into `Retry-After` (REST) or a
+//! `retry-after` metadata entry (gRPC).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eiq_inference::InferenceError;
 use eiq_models::CatalogueError;
+use eiq_service::limits::MAX_ERROR_BYTES;
+use eiq_service::{Hint, ServiceError};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-use crate::service::limits::MAX_ERROR_BYTES;
-
-/// Errors of the service layer, shared by REST and gRPC.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// The request is well-formed JSON or protobuf but asks for something invalid.
-    #[error("{0}")]
-    InvalidInput(String),
-
-    #[error(transparent)]
-    Inference(#[from] InferenceError),
-
-    /// A part the request needs is not available (a word list not fetched, a model without heads).
-    #[error("{0}")]
-    Unavailable(String),
-
-    /// The request names something the tenant does not have (an account without history).
-    #[error("{0}")]
-    NotFound(String),
-
-    /// Valid, but not allowed on this server (a server-side path outside the import root).
-    #[error("{0}")]
-    Forbidden(String),
-
-    /// Valid, but the tenant's state does not allow it yet (too little history to train on).
-    #[error("{0}")]
-    FailedPrecondition(String),
-
-    /// An upload or file over its size limit.
-    #[error("{0}")]
-    TooLarge(String),
-
-    /// The server's own fault (disk, a background task). The detail is logged, never sent: it
-    /// may name paths or the process.
-    #[error("{0}")]
-    Internal(String),
-
-    /// Too much of one kind of work is in flight (imports); try again shortly.
-    #[error("{0}")]
-    Busy(String),
-}
 
 /// REST-only failures before a handler runs (body too large, not JSON, wrong shape, no route).
 #[derive(Debug, thiserror::Error)]
@@ -69,89 +34,86 @@ struct Classification {
     retry_after_seconds: Option<u32>,
 }
 
-impl ServiceError {
-    fn classify(&self) -> Classification {
-        use InferenceError as E;
-        let (status, grpc, kind, code, retry_after_seconds) = match self {
-            ServiceError::InvalidInput(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                tonic::Code::InvalidArgument,
-                "invalid_request_error",
-                "invalid_input",
-                None,
-            ),
-            ServiceError::Unavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, "server_error", "unavailable", None)
-            }
-            ServiceError::NotFound(_) => {
-                (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "not_found", None)
-            }
-            ServiceError::Forbidden(_) => {
-                (StatusCode::FORBIDDEN, tonic::Code::PermissionDenied, "invalid_request_error", "forbidden", None)
-            }
-            ServiceError::FailedPrecondition(_) => (
-                StatusCode::CONFLICT,
-                tonic::Code::FailedPrecondition,
-                "invalid_request_error",
-                "failed_precondition",
-                None,
-            ),
-            ServiceError::TooLarge(_) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                tonic::Code::ResourceExhausted,
-                "invalid_request_error",
-                "too_large",
-                None,
-            ),
-            ServiceError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal, "server_error", "internal", None)
-            }
-            ServiceError::Busy(_) => {
-                (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "busy", Some(1))
-            }
-            ServiceError::Inference(err) => match err {
-                E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {
-                    (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "model_not_found", None)
-                }
-                E::QueueFull { .. } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    tonic::Code::ResourceExhausted,
-                    "rate_limit_error",
-                    "queue_full",
-                    Some(1),
-                ),
-                E::ModelLoading(_) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    tonic::Code::Unavailable,
-                    "server_error",
-                    "model_loading",
-                    Some(5),
-                ),
-                E::ModelFailed { .. } | E::WorkerStopped => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    tonic::Code::Unavailable,
-                    "server_error",
-                    "model_unavailable",
-                    None,
-                ),
-                E::Catalogue(_) | E::Tokenizer(_) | E::Backend { .. } => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal, "server_error", "inference_failed", None)
-                }
-            },
-        };
-        Classification { status, grpc, kind, code, retry_after_seconds }
+/// Which protocol an answer is for: hints name the next step in its terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Rest,
+    Grpc,
+}
+
+fn render_hint(hint: Hint, protocol: Protocol) -> String {
+    match (hint, protocol) {
+        (Hint::ImportHistory, Protocol::Rest) => "import it first (POST /v1/history:import)".into(),
+        (Hint::ImportHistory, Protocol::Grpc) => "import it first (Engagement/ImportHistory)".into(),
+        (Hint::ListModels, Protocol::Rest) => "list served models at GET /v1/models".into(),
+        (Hint::ListModels, Protocol::Grpc) => "list served models with Embeddings/ListModels".into(),
+        (Hint::ImportFromServer, Protocol::Rest) => "import it from a server path (`?path=`)".into(),
+        (Hint::ImportFromServer, Protocol::Grpc) => "import it from a server path (`server_path`)".into(),
+        (Hint::ServerSetting { flag, action }, Protocol::Rest) => format!("{action} {flag}"),
+        (Hint::ServerSetting { flag, .. }, Protocol::Grpc) => format!("a server setting ({flag}) decides this"),
     }
+}
+
+fn classify(err: &ServiceError) -> Classification {
+    use InferenceError as E;
+    let (status, grpc, kind, code) = match err {
+        ServiceError::InvalidInput { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, tonic::Code::InvalidArgument, "invalid_request_error", "invalid_input")
+        }
+        ServiceError::Unavailable { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, "server_error", "unavailable")
+        }
+        ServiceError::NotFound { .. } => {
+            (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "not_found")
+        }
+        ServiceError::Forbidden { .. } => {
+            (StatusCode::FORBIDDEN, tonic::Code::PermissionDenied, "invalid_request_error", "forbidden")
+        }
+        ServiceError::FailedPrecondition { .. } => {
+            (StatusCode::CONFLICT, tonic::Code::FailedPrecondition, "invalid_request_error", "failed_precondition")
+        }
+        ServiceError::TooLarge { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, tonic::Code::ResourceExhausted, "invalid_request_error", "too_large")
+        }
+        ServiceError::Internal { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal, "server_error", "internal")
+        }
+        ServiceError::Busy { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "busy")
+        }
+        ServiceError::Inference(err) => match err {
+            E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {
+                (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "model_not_found")
+            }
+            E::QueueFull { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "queue_full")
+            }
+            E::ModelLoading(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, "server_error", "model_loading")
+            }
+            E::ModelFailed { .. } | E::WorkerStopped => {
+                (StatusCode::SERVICE_UNAVAILABLE, tonic::Code::Unavailable, "server_error", "model_unavailable")
+            }
+            E::Catalogue(_) | E::Tokenizer(_) | E::Backend { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal, "server_error", "inference_failed")
+            }
+        },
+    };
+    // Whole seconds, at least one: `Retry-After` takes no fractions.
+    let retry_after_seconds = err.retry_after().map(|wait| wait.as_secs_f64().ceil().max(1.0) as u32);
+    Classification { status, grpc, kind, code, retry_after_seconds }
 }
 
 impl ApiError {
     /// What the client is told, logging the server's own failures once, for every protocol:
-    /// internal details stay in the log (tagged with the same id), and every message is cut to
-    /// [`MAX_ERROR_BYTES`] so no input is echoed without bound.
-    fn client_message(&self) -> String {
+    /// internal details stay in the log (tagged with the same id), a hint is added in the
+    /// protocol's words, and every message is cut to [`MAX_ERROR_BYTES`] so no input is echoed
+    /// without bound.
+    fn client_message(&self, protocol: Protocol) -> String {
         let internal = matches!(
             self,
             ApiError::Service(
-                ServiceError::Internal(_)
+                ServiceError::Internal { .. }
                     | ServiceError::Inference(InferenceError::Catalogue(_) | InferenceError::Backend { .. })
             )
         );
@@ -163,7 +125,14 @@ impl ApiError {
         if self.classify().status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        truncated(self.to_string())
+        let hint = match self {
+            ApiError::Service(err) => err.hint(),
+            ApiError::Rejected { .. } => None,
+        };
+        match hint {
+            Some(hint) => truncated(format!("{self}; {}", render_hint(hint, protocol))),
+            None => truncated(self.to_string()),
+        }
     }
 }
 
@@ -201,8 +170,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let c = self.classify();
         let (status, kind, code, retry_after) = (c.status, c.kind, c.code, c.retry_after_seconds);
-        let message = self.client_message();
-        let body = ErrorBody { error: ErrorDetail { message, kind: kind.into(), code: code.into(), param: None } };
+        let message = self.client_message(Protocol::Rest);
+        let param = match &self {
+            ApiError::Service(err) => err.param().map(truncated_param),
+            ApiError::Rejected { .. } => None,
+        };
+        let body = ErrorBody { error: ErrorDetail { message, kind: kind.into(), code: code.into(), param } };
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -214,7 +187,7 @@ impl IntoResponse for ApiError {
 impl ApiError {
     fn classify(&self) -> Classification {
         match self {
-            ApiError::Service(err) => err.classify(),
+            ApiError::Service(err) => classify(err),
             ApiError::Rejected { status, .. } => {
                 let code = match *status {
                     StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
@@ -257,7 +230,7 @@ impl IntoResponse for GoogleApiError {
     fn into_response(self) -> Response {
         let c = self.0.classify();
         let status = if c.status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { c.status };
-        let message = self.0.client_message();
+        let message = self.0.client_message(Protocol::Rest);
         let grpc_name = format!("{:?}", c.grpc);
         // tonic names codes in CamelCase; Google's `status` is SCREAMING_SNAKE_CASE.
         let mut status_name = String::new();
@@ -274,15 +247,17 @@ impl IntoResponse for GoogleApiError {
     }
 }
 
-impl IntoResponse for ServiceError {
-    fn into_response(self) -> Response {
-        ApiError::from(self).into_response()
+/// The gRPC status of a service error, with `retry-after` metadata when waiting helps.
+pub fn grpc_status(err: ServiceError) -> tonic::Status {
+    let classification = classify(&err);
+    let mut status = tonic::Status::new(classification.grpc, ApiError::Service(err).client_message(Protocol::Grpc));
+    if let Some(seconds) = classification.retry_after_seconds {
+        status.metadata_mut().insert("retry-after", seconds.into());
     }
+    status
 }
 
-impl From<ServiceError> for tonic::Status {
-    fn from(err: ServiceError) -> Self {
-        let classification = err.classify();
-        tonic::Status::new(classification.grpc, ApiError::Service(err).client_message())
-    }
+/// A field path is the caller's own input: bounded like a message.
+fn truncated_param(param: &str) -> String {
+    truncated(param.chars().take(eiq_service::limits::MAX_ECHO_CHARS * 4).collect())
 }

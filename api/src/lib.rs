@@ -1,6 +1,7 @@
 //! ElevatedIQ Content Intelligence: the `eiq` service and CLI.
 //!
-//! `rest` and `grpc` are thin protocol adapters over `service`, the capability layer; `error`
+//! `rest` and `grpc` are thin protocol adapters over `eiq-service` (`api/service/`), the
+//! capability layer; `principal` builds who a call acts for, once for both protocols; `error`
 //! maps every failure to HTTP and gRPC status in one place; `server` puts both protocols on
 //! one port, `connections` bounds how long a client may hold one, and `request_body` how long
 //! it may take to send a request.
@@ -10,8 +11,8 @@ pub mod config;
 mod connections;
 pub mod error;
 pub mod grpc;
+pub mod principal;
 mod request_body;
 pub mod rest;
 pub mod server;
-pub mod service;
 pub mod telemetry;

@@ -17,12 +17,11 @@ use tokio::net::TcpListener;
 use crate::config::ServeArgs;
 use crate::connections::{self, Limits};
 use crate::error::ApiError;
-use crate::rest::{self, AppState};
-use crate::service::{
-    AnalysisService, EmbeddingService, ForecastService, GateService, HistoryService, ImportSettings, PolicyBook,
-    gate_categories,
-};
+use crate::rest;
 use crate::{grpc, request_body, telemetry};
+use eiq_service::engagement::ImportSettings;
+use eiq_service::text::{PolicyBook, gate_categories};
+use eiq_service::{Services, ServicesConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -79,32 +78,24 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
     };
     let profanity = load_profanity(&catalogue, &cache);
     registry.spawn_loading(catalogue, cache, args.load_options());
-    let embeddings = EmbeddingService::new(registry.clone(), args.max_inputs);
-    let analysis = AnalysisService::new(registry, args.text_model.clone(), profanity, args.max_inputs);
-    let gate = GateService::new(analysis.clone(), policies, std::time::Duration::from_millis(args.gate_timeout_ms));
-    let history = HistoryService::new(
-        &args.data.dir(),
-        ImportSettings {
+    let services = Services::new(ServicesConfig {
+        registry,
+        text_model: args.text_model.clone(),
+        profanity,
+        max_inputs: args.max_inputs,
+        policies,
+        gate_timeout: Duration::from_millis(args.gate_timeout_ms),
+        data_dir: args.data.dir(),
+        imports: ImportSettings {
             root: args.import_root.clone(),
             max_bytes: args.max_import_bytes,
             max_rows: args.max_import_rows,
             max_concurrent: args.max_concurrent_imports,
         },
-    );
-    let forecast = ForecastService::new(history.clone());
-    let grpc = grpc::routes(
-        grpc::Services {
-            embeddings: embeddings.clone(),
-            analysis: analysis.clone(),
-            gate: gate.clone(),
-            history: history.clone(),
-            forecast: forecast.clone(),
-        },
-        args.max_body_bytes,
-    );
-    let state = AppState { embeddings, analysis, gate, history, forecast, metrics: telemetry::prometheus() };
+    });
+    let grpc = grpc::routes(services.clone(), args.max_body_bytes);
     let body_read_timeout = Duration::from_secs(args.body_read_timeout_secs);
-    Ok(rest::router(state, args.max_body_bytes)
+    Ok(rest::router(services, telemetry::prometheus(), args.max_body_bytes)
         .merge(grpc.into_axum_router())
         .layer(middleware::from_fn_with_state(body_read_timeout, request_body::guard))
         .route_layer(middleware::from_fn(telemetry::track_requests))

@@ -210,6 +210,17 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     Ok(seconds)
 }
 
+/// RFC 3339 in UTC (`2024-03-04T08:00:00Z`).
+pub fn format_time(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map_or_else(|| seconds.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@ mod synthetic;
 mod tweeteval;
 
 pub use canonical::{
-    MAX_ACCOUNT_ID_BYTES, MAX_COUNT, POST_COLUMNS, REQUIRED_COLUMNS, import_csv, import_json_lines, parse_post,
-    parse_time,
+    MAX_ACCOUNT_ID_BYTES, MAX_COUNT, POST_COLUMNS, REQUIRED_COLUMNS, format_time, import_csv, import_json_lines, now,
+    parse_post, parse_time,
 };
 pub use dedup::{DedupReport, dedup, drop_overlap};
 pub use error::DatasetError;

@@ -49,6 +49,17 @@ impl MediaType {
             MediaType::Gif => "gif",
         }
     }
+
+    /// `none`, `photo`, `video` or `gif`, in any case; empty is `none`.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name.to_ascii_lowercase().as_str() {
+            "" | "none" => Ok(MediaType::None),
+            "photo" => Ok(MediaType::Photo),
+            "video" => Ok(MediaType::Video),
+            "gif" => Ok(MediaType::Gif),
+            other => Err(format!("media `{}` is not one of none, photo, video, gif", excerpt(other, QUOTE_CHARS))),
+        }
+    }
 }
 
 /// A row that could not be read: its position in the source (from 1) and why.

@@ -35,6 +35,39 @@ pub struct Blackout {
     pub end_minute: u32,
 }
 
+impl Blackout {
+    /// A blackout from its wire form: a day (`mon` … `sun`, or none for every day) and `HH:MM`
+    /// times (`24:00` is the day's end).
+    pub fn parse(day: Option<&str>, start: &str, end: &str) -> Result<Self, BestTimesError> {
+        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let quote = |text: &str| eiq_datasets::excerpt(text, eiq_datasets::QUOTE_CHARS);
+        let day = match day.map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()) {
+            None => None,
+            Some(name) => Some(DAYS.iter().position(|d| name.starts_with(d)).ok_or_else(|| {
+                BestTimesError::InvalidOption(format!(
+                    "blackout day `{}` is not one of mon, tue, wed, thu, fri, sat, sun",
+                    quote(&name)
+                ))
+            })? as u8),
+        };
+        let minute = |text: &str| -> Result<u32, BestTimesError> {
+            let bad =
+                || BestTimesError::InvalidOption(format!("blackout time `{}` is not HH:MM (00:00–24:00)", quote(text)));
+            let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+            let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+            if m >= 60 || h * 60 + m > 1440 {
+                return Err(bad());
+            }
+            Ok(h * 60 + m)
+        };
+        let (start_minute, end_minute) = (minute(start)?, minute(end)?);
+        if start_minute == end_minute {
+            return Err(BestTimesError::InvalidOption(format!("blackout {}–{} is empty", quote(start), quote(end))));
+        }
+        Ok(Blackout { day, start_minute, end_minute })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BestTimesOptions {
     pub top_k: usize,

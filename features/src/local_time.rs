@@ -59,6 +59,13 @@ pub fn next_occurrence(zone: Option<&Tz>, second_of_week: i64, after: i64) -> i6
         .unwrap_or(local_after + ahead)
 }
 
+/// `Tue 09:00` from seconds since local Monday 00:00.
+pub fn week_label(second_of_week: i64) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let minute = second_of_week / 60;
+    format!("{} {:02}:{:02}", DAYS[(minute / 1440) as usize % 7], minute % 1440 / 60, minute % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,23 +67,13 @@ impl Classifier {
         };
         let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
         let file: HeadsFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        if file.dimensions != dimensions {
-            return Err(invalid(format!(
-                "heads expect {}-dimensional vectors, the encoder gives {dimensions}",
-                file.dimensions
-            )));
-        }
-        for head in &file.heads {
-            let rows_ok = head.linear.weights.len() == head.labels.len() && head.linear.bias.len() == head.labels.len();
-            let widths_ok = head.linear.weights.iter().all(|row| row.len() == dimensions);
-            let finite = head.linear.weights.iter().flatten().chain(&head.linear.bias).all(|v| v.is_finite());
-            if head.labels.len() < 2 || !rows_ok || !widths_ok || !finite {
-                return Err(invalid(format!("head `{}` is malformed", head.task)));
-            }
-            if file.heads.iter().filter(|h| h.task == head.task).count() > 1 {
-                return Err(invalid(format!("task `{}` has two heads", head.task)));
-            }
-        }
+        check(&file, dimensions).map_err(invalid)?;
+        Ok(Self { heads: file.heads })
+    }
+
+    /// Checks heads already in memory for vectors of `dimensions` values.
+    pub fn new(file: HeadsFile, dimensions: usize) -> Result<Self, InferenceError> {
+        check(&file, dimensions).map_err(|reason| InferenceError::Backend { backend: "heads", reason })?;
         Ok(Self { heads: file.heads })
     }
 
@@ -106,6 +96,26 @@ impl Classifier {
             probabilities.iter().enumerate().fold(0, |best, (i, &p)| if p > probabilities[best] { i } else { best });
         Prediction { label, probabilities }
     }
+}
+
+/// Every head fits `dimensions`-wide vectors, has two labels or more and finite weights, and
+/// no task has two heads.
+fn check(file: &HeadsFile, dimensions: usize) -> Result<(), String> {
+    if file.dimensions != dimensions {
+        return Err(format!("heads expect {}-dimensional vectors, the encoder gives {dimensions}", file.dimensions));
+    }
+    for head in &file.heads {
+        let rows_ok = head.linear.weights.len() == head.labels.len() && head.linear.bias.len() == head.labels.len();
+        let widths_ok = head.linear.weights.iter().all(|row| row.len() == dimensions);
+        let finite = head.linear.weights.iter().flatten().chain(&head.linear.bias).all(|v| v.is_finite());
+        if head.labels.len() < 2 || !rows_ok || !widths_ok || !finite {
+            return Err(format!("head `{}` is malformed", head.task));
+        }
+        if file.heads.iter().filter(|h| h.task == head.task).count() > 1 {
+            return Err(format!("task `{}` has two heads", head.task));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ pub enum InferenceError {
     #[error(transparent)]
     Catalogue(#[from] eiq_models::CatalogueError),
 
-    #[error("model `{0}` is not served here; list served models at GET /v1/models")]
+    #[error("model `{0}` is not served here")]
     ModelNotServed(String),
 
     #[error("model `{0}` is still loading")]

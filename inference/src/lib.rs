@@ -4,7 +4,8 @@
 //! [`Batcher`] queues them and forms batches by a token budget and a short wait, and an
 //! [`Encoder`] backend (candle or ONNX Runtime) runs the transformer. Pooling lives outside the
 //! backends so both pool identically. [`ModelRegistry`] owns what is loaded. [`Lexicon`] is the
-//! word-list detector that runs beside the models.
+//! word-list detector that runs beside the models. [`tiny`] builds a small model in code, for tests
+//! and benchmarks that need no fetched files.
 
 mod backend;
 mod batch;
@@ -16,19 +17,22 @@ mod lexicon;
 mod model;
 mod pooling;
 mod registry;
+mod served;
 mod split;
+pub mod tiny;
 mod tokenize;
 
 pub use backend::{
     Bert, BertConfig, BertLayers, CandleEncoder, Encoder, HiddenStates, OnnxEncoder, load_weights, read_config,
 };
 pub use batch::TokenBatch;
-pub use batcher::{Batcher, BatcherConfig};
+pub use batcher::{Admission, BatchWork, Batcher, BatcherConfig};
 pub use cache::VectorCache;
 pub use classifier::{Classifier, HeadSpec, HeadsFile, LinearHead, Prediction};
 pub use error::InferenceError;
 pub use lexicon::{Lexicon, LexiconMatch};
 pub use model::EmbeddingModel;
 pub use pooling::mean_pool_normalized;
-pub use registry::{LoadOptions, ModelRegistry, ModelState, ModelStatus, ServedModel};
+pub use registry::{LoadOptions, ModelRegistry, ModelState, ModelStatus};
+pub use served::{Served, ServedEncoder};
 pub use tokenize::{TextTokenizer, Tokenized};

@@ -6,7 +6,8 @@ use eiq_models::{Backend, FileRole, Manifest, ResolvedModel};
 
 use crate::split::split_by_length;
 use crate::{
-    CandleEncoder, Encoder, InferenceError, OnnxEncoder, TextTokenizer, TokenBatch, Tokenized, mean_pool_normalized,
+    BatchWork, CandleEncoder, Encoder, InferenceError, OnnxEncoder, TextTokenizer, TokenBatch, Tokenized,
+    mean_pool_normalized,
 };
 
 pub struct EmbeddingModel {
@@ -52,7 +53,13 @@ impl EmbeddingModel {
                 Box::new(OnnxEncoder::load(runtime, &weights, spec.dimensions, threads)?)
             }
         };
-        Ok(Self { manifest, tokenizer, encoder })
+        Ok(Self::from_parts(manifest, tokenizer, encoder))
+    }
+
+    /// A model from parts already in memory: `manifest` describes it, the tokenizer and encoder
+    /// are used as given (see `tiny.rs` for one built in code).
+    pub fn from_parts(manifest: Manifest, tokenizer: TextTokenizer, encoder: Box<dyn Encoder>) -> Self {
+        Self { manifest, tokenizer, encoder }
     }
 
     pub fn id(&self) -> &str {
@@ -115,5 +122,27 @@ impl EmbeddingModel {
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, InferenceError> {
         let tokenized = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>, _>>()?;
         self.embed_tokenized(&tokenized.iter().collect::<Vec<_>>())
+    }
+}
+
+/// The encoder's queue batches tokenized texts into sentence vectors.
+impl BatchWork for EmbeddingModel {
+    type Item = Tokenized;
+    type Output = Vec<f32>;
+
+    fn cost(text: &Tokenized) -> usize {
+        text.len()
+    }
+
+    fn run(&self, texts: &[&Tokenized]) -> Result<Vec<Vec<f32>>, InferenceError> {
+        self.embed_tokenized(texts)
+    }
+
+    fn id(&self) -> &str {
+        &self.manifest.id
+    }
+
+    fn backend(&self) -> &'static str {
+        self.encoder.name()
     }
 }

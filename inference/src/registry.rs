@@ -2,6 +2,7 @@
 //!
 //! The server starts answering (`/health`) at once and loads models on a background thread;
 //! requests for a model that is not ready get a clear "loading" or "failed" answer, never a hang.
+//! A ready model is held by its kind ([`Served`]): today encoders, each kind with its own queue.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -9,8 +10,7 @@ use std::sync::{Arc, RwLock};
 use eiq_models::{Catalogue, Manifest, ModelCache, ResolvedModel, Task};
 use tokio::sync::watch;
 
-use crate::cache::CachedVector;
-use crate::{Batcher, BatcherConfig, Classifier, EmbeddingModel, InferenceError, Tokenized, VectorCache};
+use crate::{BatcherConfig, Classifier, EmbeddingModel, InferenceError, Served, ServedEncoder};
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -44,66 +44,6 @@ pub struct ModelStatus {
     pub state: ModelState,
 }
 
-/// A ready model with the queue in front of it, and its heads if it is a classification model.
-pub struct ServedModel {
-    pub model: Arc<EmbeddingModel>,
-    pub batcher: Batcher,
-    pub classifier: Option<Classifier>,
-    cache: Option<VectorCache>,
-}
-
-/// Texts this many or more are tokenized off the async runtime's threads.
-const BLOCKING_TOKENIZE_THRESHOLD: usize = 64;
-
-impl ServedModel {
-    /// Tokenizes, queues and waits; returns the vectors in input order and the token count.
-    /// Texts the cache remembers skip all three.
-    pub async fn embed(self: &Arc<Self>, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, usize), InferenceError> {
-        let cached: Vec<Option<CachedVector>> =
-            texts.iter().map(|text| self.cache.as_ref().and_then(|cache| cache.get(text))).collect();
-        let hits = cached.iter().filter(|c| c.is_some()).count();
-        if hits > 0 {
-            metrics::counter!("eiq_vector_cache_hits_total", "model" => self.model.id().to_string())
-                .increment(hits as u64);
-        }
-        let missing: Vec<String> =
-            texts.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(text, _)| text.clone()).collect();
-        let tokenized = if missing.len() >= BLOCKING_TOKENIZE_THRESHOLD {
-            let model = self.model.clone();
-            tokio::task::spawn_blocking(move || tokenize_all(&model, &missing))
-                .await
-                .map_err(|_| InferenceError::WorkerStopped)??
-        } else {
-            tokenize_all(&self.model, &missing)?
-        };
-        let lengths: Vec<usize> = tokenized.iter().map(Tokenized::len).collect();
-        let mut computed = if tokenized.is_empty() { Vec::new() } else { self.batcher.embed(tokenized).await? }
-            .into_iter()
-            .zip(lengths);
-        let mut tokens = 0;
-        let mut vectors = Vec::with_capacity(texts.len());
-        for (text, hit) in texts.into_iter().zip(cached) {
-            let (vector, length) = match hit {
-                Some((vector, length)) => (Vec::clone(&vector), length),
-                None => {
-                    let (vector, length) = computed.next().expect("one vector per text that missed");
-                    if let Some(cache) = &self.cache {
-                        cache.insert(text, (Arc::new(vector.clone()), length));
-                    }
-                    (vector, length)
-                }
-            };
-            tokens += length;
-            vectors.push(vector);
-        }
-        Ok((vectors, tokens))
-    }
-}
-
-fn tokenize_all(model: &EmbeddingModel, texts: &[String]) -> Result<Vec<Tokenized>, InferenceError> {
-    texts.iter().map(|text| model.tokenize(text)).collect()
-}
-
 /// The heads of a classification model, checked against its encoder's width.
 fn load_heads(resolved: &ResolvedModel) -> Result<Option<Classifier>, InferenceError> {
     if resolved.manifest.task != Task::Classification {
@@ -119,7 +59,7 @@ fn load_heads(resolved: &ResolvedModel) -> Result<Option<Classifier>, InferenceE
 
 enum Slot {
     Loading(Manifest),
-    Ready(Arc<ServedModel>),
+    Ready(Served),
     Failed(Manifest, String),
 }
 
@@ -147,8 +87,28 @@ impl ModelRegistry {
         if !slots.contains_key(default_model) {
             return Err(InferenceError::ModelNotServed(default_model.to_string()));
         }
-        let (settled, _) = watch::channel(false);
-        Ok(Arc::new(Self { slots: RwLock::new(slots), default_model: default_model.to_string(), settled }))
+        Ok(Self::with_slots(slots, default_model, false))
+    }
+
+    /// A registry of models already loaded, ready (and settled) at once: for tests, benchmarks and
+    /// embedders that build their models themselves. `default_model` must be one of them.
+    pub fn ready(models: Vec<Served>, default_model: &str) -> Result<Arc<Self>, InferenceError> {
+        let mut slots = BTreeMap::new();
+        for served in models {
+            let id = served.manifest().id.clone();
+            if slots.insert(id.clone(), Slot::Ready(served)).is_some() {
+                return Err(InferenceError::ModelFailed { model: id, reason: "it is registered twice".into() });
+            }
+        }
+        if !slots.contains_key(default_model) {
+            return Err(InferenceError::ModelNotServed(default_model.to_string()));
+        }
+        Ok(Self::with_slots(slots, default_model, true))
+    }
+
+    fn with_slots(slots: BTreeMap<String, Slot>, default_model: &str, settled: bool) -> Arc<Self> {
+        let (settled, _) = watch::channel(settled);
+        Arc::new(Self { slots: RwLock::new(slots), default_model: default_model.to_string(), settled })
     }
 
     /// Loads every registered model, one after the other, on a background thread.
@@ -167,10 +127,7 @@ impl ModelRegistry {
                     let slot = match loaded {
                         Ok((model, classifier)) => {
                             tracing::info!(model = %id, backend = model.backend(), elapsed = ?started.elapsed(), "model ready");
-                            let model = Arc::new(model);
-                            let batcher = Batcher::spawn(model.clone(), options.batcher.clone());
-                            let cache = VectorCache::new(options.cache_entries);
-                            Slot::Ready(Arc::new(ServedModel { model, batcher, classifier, cache }))
+                            Slot::Ready(Served::Encoder(Arc::new(ServedEncoder::new(model, classifier, &options))))
                         }
                         Err(err) => {
                             tracing::error!(model = %id, error = %err, "model failed to load");
@@ -189,10 +146,10 @@ impl ModelRegistry {
         self.slots.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The ready model `id`, or why it cannot serve.
-    pub fn get(&self, id: &str) -> Result<Arc<ServedModel>, InferenceError> {
+    /// The ready encoder `id`, or why it cannot serve.
+    pub fn get_encoder(&self, id: &str) -> Result<Arc<ServedEncoder>, InferenceError> {
         match self.read().get(id) {
-            Some(Slot::Ready(model)) => Ok(model.clone()),
+            Some(Slot::Ready(Served::Encoder(encoder))) => Ok(encoder.clone()),
             Some(Slot::Loading(_)) => Err(InferenceError::ModelLoading(id.to_string())),
             Some(Slot::Failed(_, reason)) => {
                 Err(InferenceError::ModelFailed { model: id.to_string(), reason: reason.clone() })
@@ -215,9 +172,7 @@ impl ModelRegistry {
             .values()
             .map(|slot| match slot {
                 Slot::Loading(manifest) => ModelStatus { manifest: manifest.clone(), state: ModelState::Loading },
-                Slot::Ready(served) => {
-                    ModelStatus { manifest: served.model.manifest().clone(), state: ModelState::Ready }
-                }
+                Slot::Ready(served) => ModelStatus { manifest: served.manifest().clone(), state: ModelState::Ready },
                 Slot::Failed(manifest, reason) => {
                     ModelStatus { manifest: manifest.clone(), state: ModelState::Failed(reason.clone()) }
                 }
@@ -233,5 +188,85 @@ impl ModelRegistry {
     /// Becomes `true` once loading has finished, whether or not every model loaded.
     pub fn settled(&self) -> watch::Receiver<bool> {
         self.settled.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Admission;
+    use crate::tiny::{tiny_encoder, tiny_registry};
+
+    fn options(max_queue: usize) -> LoadOptions {
+        let batcher =
+            BatcherConfig { max_batch_tokens: 512, max_batch_size: 4, max_wait: Duration::from_millis(1), max_queue };
+        LoadOptions { threads: 1, batcher, cache_entries: 0 }
+    }
+
+    fn texts(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    /// The same vectors, up to float rounding (a batch's padding and shape may reorder sums).
+    fn assert_close(left: &[Vec<f32>], right: &[Vec<f32>]) {
+        assert_eq!(left.len(), right.len());
+        for (a, b) in left.iter().zip(right) {
+            let delta = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(a.len() == b.len() && delta < 1e-5, "vectors differ by {delta}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_ready_registry_serves_the_tiny_encoder_through_its_queue() {
+        let registry = tiny_registry("tiny", &[], &options(16));
+        assert!(registry.is_ready() && *registry.settled().borrow());
+        assert_eq!(registry.statuses()[0].state, ModelState::Ready);
+        let served = registry.get_encoder("tiny").unwrap();
+        let inputs = ["good news today", "bad day", "good news today"];
+        let (vectors, tokens) = served.embed(texts(&inputs), Admission::Refuse).await.unwrap();
+        assert_close(&vectors, &served.model.embed(&inputs).unwrap());
+        let lengths: usize = inputs.iter().map(|t| served.model.tokenize(t).unwrap().len()).sum();
+        assert_eq!(tokens, lengths);
+
+        let err = registry.get_encoder("other").err().unwrap();
+        assert!(matches!(err, InferenceError::ModelNotServed(_)));
+        assert_eq!(err.to_string(), "model `other` is not served here");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_requests_all_get_through_a_small_queue() {
+        let registry = tiny_registry("tiny", &[], &options(2));
+        let served = registry.get_encoder("tiny").unwrap();
+        let requests: Vec<Vec<String>> =
+            (0..24).map(|i| [format!("post number {i}"), "thanks".into()][..1 + i % 2].to_vec()).collect();
+        let tasks: Vec<_> = requests
+            .iter()
+            .map(|request| {
+                let (served, request) = (served.clone(), request.clone());
+                tokio::spawn(async move { served.embed(request, Admission::Wait).await })
+            })
+            .collect();
+        for (task, request) in tasks.into_iter().zip(&requests) {
+            let (vectors, _) = task.await.unwrap().unwrap();
+            let refs: Vec<&str> = request.iter().map(String::as_str).collect();
+            assert_close(&vectors, &served.model.embed(&refs).unwrap());
+        }
+
+        // Three texts can never fit a queue of two: refused at once, even when willing to wait.
+        let err = served.embed(texts(&["a", "b", "c"]), Admission::Wait).await.err().unwrap();
+        assert!(matches!(err, InferenceError::QueueFull { capacity: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_ready_registry_checks_its_models() {
+        let served = || {
+            Served::Encoder(Arc::new(ServedEncoder::new(tiny_encoder("tiny", Task::Embedding, 0), None, &options(4))))
+        };
+        let twice = ModelRegistry::ready(vec![served(), served()], "tiny").err().unwrap();
+        assert!(matches!(twice, InferenceError::ModelFailed { .. }), "{twice}");
+        let no_default = ModelRegistry::ready(vec![served()], "other").err().unwrap();
+        assert!(matches!(no_default, InferenceError::ModelNotServed(_)), "{no_default}");
     }
 }

@@ -31,8 +31,13 @@ impl TextTokenizer {
     /// Loads `tokenizer.json`, truncating at `max_len` tokens. The file's own padding (MiniLM's pads
     /// every text to 128) is switched off: batches are padded to their longest text instead.
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self, InferenceError> {
-        let mut inner =
+        let inner =
             Tokenizer::from_file(path).map_err(|e| InferenceError::Tokenizer(format!("{}: {e}", path.display())))?;
+        Self::new(inner, max_len)
+    }
+
+    /// Wraps a tokenizer already in memory, with the same truncation and padding as `from_file`.
+    pub fn new(mut inner: Tokenizer, max_len: usize) -> Result<Self, InferenceError> {
         inner.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams { max_length: max_len, ..TruncationParams::default() }))

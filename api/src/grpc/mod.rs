@@ -1,6 +1,7 @@
 //! gRPC (`elevatediq.v1`), plus `grpc.health.v1` and server reflection so that any client can
 //! discover the API. Mounted into the same axum router as REST: one port serves both.
 
+mod convert;
 mod embeddings;
 mod engagement;
 mod text;
@@ -14,16 +15,7 @@ use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
-use crate::service::{AnalysisService, EmbeddingService, ForecastService, GateService, HistoryService};
-
-/// The services the gRPC handlers call.
-pub struct Services {
-    pub embeddings: EmbeddingService,
-    pub analysis: AnalysisService,
-    pub gate: GateService,
-    pub history: HistoryService,
-    pub forecast: ForecastService,
-}
+use eiq_service::Services;
 
 pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
     let Services { embeddings, analysis, gate, history, forecast } = services;

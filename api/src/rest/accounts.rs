@@ -4,18 +4,16 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use eiq_features::best_times::{BestTimes, Slot};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::json::ApiJson;
-use super::tenant::Tenant;
 use crate::error::{ApiError, ErrorBody};
-use crate::service::{
-    BestTimesQuery, BlackoutWindow, DraftRequest, ForecastAnswer, TimedForecast, format_time, now, parse_media,
-    parse_time,
-};
+use crate::principal::Caller;
+use eiq_service::ServiceError;
+use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, DraftRequest, parse_media};
+use eiq_service::tenancy::Principal;
 
 /// Unix seconds or an RFC 3339 string.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,11 +24,13 @@ pub enum TimeValue {
 }
 
 impl TimeValue {
-    fn seconds(&self) -> Result<i64, ApiError> {
-        Ok(match self {
-            TimeValue::Seconds(s) => parse_time(&s.to_string())?,
-            TimeValue::Text(t) => parse_time(t)?,
-        })
+    /// Unix seconds, checked like the history's own times; `field` names it in the error.
+    fn seconds(&self, field: String) -> Result<i64, ServiceError> {
+        let parsed = match self {
+            TimeValue::Seconds(s) => eiq_datasets::parse_time(&s.to_string()),
+            TimeValue::Text(t) => eiq_datasets::parse_time(t.trim()),
+        };
+        parsed.map_err(|message| ServiceError::invalid(field, message))
     }
 }
 
@@ -87,39 +87,6 @@ pub struct ForecastModelBody {
     pub account_median_mae: f64,
 }
 
-fn timed(forecast: &TimedForecast) -> TimedForecastBody {
-    TimedForecastBody {
-        at: format_time(forecast.at),
-        local_time: forecast.local_time.clone(),
-        engagement: forecast.forecast.engagement,
-        low: forecast.forecast.low,
-        high: forecast.forecast.high,
-        lift: forecast.lift,
-    }
-}
-
-impl From<ForecastAnswer> for ForecastResponse {
-    fn from(answer: ForecastAnswer) -> Self {
-        let evaluation = &answer.model.evaluation;
-        let score = |method: &str| evaluation.score(method).cloned();
-        let served = score(&evaluation.served);
-        Self {
-            best: timed(&answer.forecasts[answer.best]),
-            forecasts: answer.forecasts.iter().map(timed).collect(),
-            model: ForecastModelBody {
-                served: evaluation.served.clone(),
-                trained_posts: evaluation.posts,
-                held_out_spearman: served.as_ref().map_or(0.0, |s| s.spearman),
-                held_out_mae: served.map_or(0.0, |s| s.mae),
-                account_median_mae: score("account median").map_or(0.0, |s| s.mae),
-            },
-            account_id: answer.account_id,
-            platform: answer.platform,
-            timezone: answer.timezone,
-        }
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/v1/accounts/{account_id}/forecast",
@@ -134,21 +101,22 @@ impl From<ForecastAnswer> for ForecastResponse {
 )]
 pub async fn forecast(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(principal): Caller,
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<ForecastBody>,
 ) -> Result<Json<ForecastResponse>, ApiError> {
-    let candidate_times = body.candidate_times.iter().map(TimeValue::seconds).collect::<Result<_, _>>()?;
+    let candidate_times = (body.candidate_times.iter().enumerate())
+        .map(|(index, time)| time.seconds(format!("candidate_times[{index}]")))
+        .collect::<Result<_, _>>()?;
     let request = DraftRequest {
-        tenant,
         account_id,
         text: body.text,
         platform: body.platform,
         media: parse_media(body.media.as_deref().unwrap_or(""))?,
         candidate_times,
-        now: now(),
+        now: eiq_datasets::now(),
     };
-    Ok(Json(state.forecast.forecast(request).await?.into()))
+    Ok(Json(state.services.forecast.forecast(&principal, request).await?.into()))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
@@ -219,33 +187,6 @@ pub struct SlotBody {
     pub blacked_out: bool,
 }
 
-fn slot(slot: &Slot) -> SlotBody {
-    SlotBody {
-        start: slot.label.clone(),
-        start_minute: slot.start_minute,
-        next_at: format_time(slot.next_at),
-        expected_engagement: slot.expected_engagement,
-        lift: slot.lift,
-        lift_low: slot.lift_low,
-        lift_high: slot.lift_high,
-        posts: slot.posts,
-        history_weight: slot.history_weight,
-        blacked_out: slot.blacked_out,
-    }
-}
-
-fn response(best: BestTimes, include_grid: bool) -> BestTimesResponse {
-    BestTimesResponse {
-        top: best.top.iter().map(slot).collect(),
-        grid: include_grid.then(|| best.grid.iter().map(slot).collect()),
-        account_id: best.account_id,
-        platform: best.platform,
-        timezone: best.timezone,
-        resolution_minutes: best.resolution_minutes,
-        account_posts: best.account_posts,
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/v1/accounts/{account_id}/best-times",
@@ -255,11 +196,11 @@ fn response(best: BestTimes, include_grid: bool) -> BestTimesResponse {
 )]
 pub async fn best_times(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(principal): Caller,
     Path(account_id): Path<String>,
     ApiJson(body): ApiJson<BestTimesBody>,
 ) -> Result<Json<BestTimesResponse>, ApiError> {
-    answer(&state, &tenant, &account_id, body).await
+    answer(&state, &principal, &account_id, body).await
 }
 
 /// The same question with its options in the query string (no blackouts).
@@ -271,18 +212,18 @@ pub async fn best_times(
 )]
 pub async fn best_times_query(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(principal): Caller,
     Path(account_id): Path<String>,
     query: Result<Query<BestTimesBody>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<BestTimesResponse>, ApiError> {
     let Query(body) =
         query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
-    answer(&state, &tenant, &account_id, body).await
+    answer(&state, &principal, &account_id, body).await
 }
 
 async fn answer(
     state: &AppState,
-    tenant: &str,
+    principal: &Principal,
     account_id: &str,
     body: BestTimesBody,
 ) -> Result<Json<BestTimesResponse>, ApiError> {
@@ -297,5 +238,6 @@ async fn answer(
             .map(|b| BlackoutWindow { day: b.day, start: b.start, end: b.end })
             .collect(),
     };
-    Ok(Json(response(state.forecast.best_times(tenant, account_id, query).await?, body.include_grid)))
+    let best = state.services.forecast.best_times(principal, account_id, query).await?;
+    Ok(Json(super::convert::best_times_response(best, body.include_grid)))
 }

@@ -11,7 +11,6 @@ use super::AppState;
 use super::json::ApiJson;
 use super::texts::Texts;
 use crate::error::{ApiError, ErrorBody};
-use crate::service::{HeadInfo, Span};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,12 +60,6 @@ pub struct SpanBody {
     pub entry: String,
 }
 
-impl From<Span> for SpanBody {
-    fn from(span: Span) -> Self {
-        Self { category: span.category.into(), start: span.start, end: span.end, text: span.text, entry: span.entry }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ModelInfo {
     pub model: String,
@@ -96,33 +89,6 @@ pub async fn analyze(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<AnalyzeRequest>,
 ) -> Result<Json<AnalyzeResponse>, ApiError> {
-    let analysis = state.analysis.analyze(request.inputs.0, request.tasks).await?;
-    let models = analysis
-        .heads
-        .iter()
-        .map(|head: &HeadInfo| {
-            let info = ModelInfo {
-                model: analysis.model.clone(),
-                version: analysis.model_version.clone(),
-                labels: head.labels.clone(),
-                method: head.method.clone(),
-                metric: head.metric.clone(),
-                validation: head.validation,
-            };
-            (head.task.clone(), info)
-        })
-        .collect();
-    let results = analysis
-        .results
-        .into_iter()
-        .map(|result| AnalyzeResult {
-            tasks: result
-                .tasks
-                .into_iter()
-                .map(|t| (t.task, TaskResult { label: t.label, scores: t.scores.into_iter().collect() }))
-                .collect(),
-            spans: result.spans.into_iter().map(SpanBody::from).collect(),
-        })
-        .collect();
-    Ok(Json(AnalyzeResponse { results, models }))
+    let analysis = state.services.analysis.analyze(request.inputs.0, request.tasks).await?;
+    Ok(Json(analysis.into()))
 }

@@ -6,6 +6,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use eiq_inference::Admission;
+
 use super::AppState;
 use super::json::ApiJson;
 use super::texts::Texts;
@@ -86,7 +88,9 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EmbeddingRequest>,
 ) -> Result<Json<EmbeddingResponse>, ApiError> {
-    let embeddings = state.embeddings.embed(request.model.as_deref(), request.input.0, request.dimensions).await?;
+    let embeddings = (state.services.embeddings)
+        .embed(request.model.as_deref(), request.input.0, request.dimensions, Admission::Refuse)
+        .await?;
     let data = embeddings
         .vectors
         .into_iter()

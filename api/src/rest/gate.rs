@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::analyze::SpanBody;
 use super::json::ApiJson;
-use crate::error::{ApiError, ErrorBody, ServiceError};
-use crate::service::{GateRequest, Policy, PolicyChoice, Reason};
+use crate::error::{ApiError, ErrorBody};
+use eiq_service::ServiceError;
+use eiq_service::text::{GateRequest, Policy, PolicyChoice};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,20 +57,6 @@ pub struct ReasonBody {
     pub detail: Option<String>,
 }
 
-impl From<Reason> for ReasonBody {
-    fn from(reason: Reason) -> Self {
-        Self {
-            category: reason.category,
-            score: reason.score,
-            threshold_crossed: reason.decision.as_str().into(),
-            threshold: reason.threshold,
-            model: reason.source,
-            model_version: reason.source_version,
-            detail: reason.detail,
-        }
-    }
-}
-
 /// Checks a post against a moderation policy. Fails closed: a model error or timeout gives
 /// `review`, never `allow`.
 #[utoipa::path(
@@ -86,22 +73,15 @@ pub async fn check(
     ApiJson(body): ApiJson<GateBody>,
 ) -> Result<Json<GateResponse>, ApiError> {
     let policy = match body.policy {
-        None => PolicyChoice::Named("default".into()),
+        None => PolicyChoice::default(),
         Some(serde_json::Value::String(name)) => PolicyChoice::Named(name),
         Some(value @ serde_json::Value::Object(_)) => PolicyChoice::Inline(parse_policy(value)?),
         Some(_) => {
-            return Err(ServiceError::InvalidInput("policy: expected a policy name or a policy object".into()).into());
+            return Err(ServiceError::invalid("policy", "policy: expected a policy name or a policy object").into());
         }
     };
-    let verdict = state.gate.check(GateRequest { text: body.text, platform: body.platform, policy }).await?;
-    Ok(Json(GateResponse {
-        decision: verdict.decision.as_str().into(),
-        policy: verdict.policy,
-        platform: verdict.platform,
-        reasons: verdict.reasons.into_iter().map(ReasonBody::from).collect(),
-        spans: verdict.spans.into_iter().map(SpanBody::from).collect(),
-        scores: verdict.scores,
-    }))
+    let verdict = state.services.gate.check(GateRequest { text: body.text, platform: body.platform, policy }).await?;
+    Ok(Json(verdict.into()))
 }
 
 /// An inline policy, with the path of a bad field in the error (`policy.thresholds.hate.review`).
@@ -109,6 +89,7 @@ fn parse_policy(value: serde_json::Value) -> Result<Policy, ServiceError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let field = if path == "." { "policy".to_string() } else { format!("policy.{path}") };
-        ServiceError::InvalidInput(format!("{field}: {}", err.into_inner()))
+        let message = format!("{field}: {}", err.into_inner());
+        ServiceError::invalid(field, message)
     })
 }

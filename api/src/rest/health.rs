@@ -34,9 +34,9 @@ pub async fn alive() -> Json<Health> {
 /// Every configured model is loaded; 503 until then (or when one failed).
 #[utoipa::path(get, path = "/ready", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let statuses = state.embeddings.models();
+    let statuses = state.services.embeddings.models();
     let models: Vec<ModelHealth> =
-        statuses.iter().map(|s| ModelHealth { id: s.manifest.id.clone(), state: s.state.to_string() }).collect();
+        statuses.iter().map(|s| ModelHealth { id: s.id.clone(), state: s.state.to_string() }).collect();
     let (status, label) = if statuses.iter().all(|s| s.state == ModelState::Ready) {
         (StatusCode::OK, "ready")
     } else if statuses.iter().any(|s| matches!(s.state, ModelState::Failed(_))) {

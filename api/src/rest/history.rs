@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::tenant::Tenant;
-use crate::error::{ApiError, ErrorBody, ServiceError};
-use crate::service::{ImportReport, ImportRequest, ImportSource};
+use crate::error::{ApiError, ErrorBody};
+use crate::principal::Caller;
+use eiq_service::ServiceError;
+use eiq_service::engagement::{HistoryService, ImportRequest, ImportSource};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -55,27 +56,6 @@ pub struct AccountImportBody {
     pub total: usize,
 }
 
-impl From<ImportReport> for ImportResponse {
-    fn from(report: ImportReport) -> Self {
-        Self {
-            imported: report.imported,
-            skipped_reposts: report.skipped_reposts,
-            errors: report.errors.into_iter().map(|e| RowErrorBody { row: e.row, reason: e.reason }).collect(),
-            error_count: report.error_count,
-            accounts: report
-                .accounts
-                .into_iter()
-                .map(|a| AccountImportBody {
-                    account_id: a.account_id,
-                    added: a.added,
-                    updated: a.updated,
-                    total: a.total,
-                })
-                .collect(),
-        }
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/v1/history:import",
@@ -90,44 +70,36 @@ impl From<ImportReport> for ImportResponse {
 )]
 pub async fn import(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(principal): Caller,
     query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ImportResponse>, ApiError> {
     let Query(query) =
         query.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
-    let limit = state.history.max_import_bytes();
+    let history = &state.services.history;
     let format = match &query.format {
-        Some(name) => Some(name.parse::<HistoryFormat>().map_err(ServiceError::InvalidInput)?),
+        Some(name) => Some(name.parse::<HistoryFormat>().map_err(|message| ServiceError::invalid("format", message))?),
         None => format_of_content_type(&headers),
     };
     // The slot is held before the body is read: it bounds the memory uploads take together.
-    let slot = state.history.import_slot().await?;
-    let bytes = read_body(body, limit, &headers).await?;
-    let source = match (query.path, bytes.is_empty()) {
-        (Some(path), true) => ImportSource::Path(path),
-        (Some(_), false) => return Err(ServiceError::InvalidInput("give a body or a `path`, not both".into()).into()),
-        (None, true) => {
-            return Err(
-                ServiceError::InvalidInput("the body is empty: send a history file or give `path`".into()).into()
-            );
-        }
-        (None, false) => ImportSource::Bytes(bytes),
-    };
+    let slot = history.import_slot().await?;
+    let bytes = read_body(body, history, &headers).await?;
+    let source = ImportSource::from_parts(bytes, query.path)?;
     let options = ImportOptions {
         strict: query.strict,
         account_id: query.account_id,
         timezone: query.timezone,
         ..ImportOptions::default()
     };
-    let report = state.history.import(ImportRequest { slot, tenant, format, options, source }).await?;
+    let report = history.import(&principal, ImportRequest { slot, format, options, source }).await?;
     Ok(Json(report.into()))
 }
 
 /// The body in one buffer, sized from `Content-Length` up front and filled as it streams: one
 /// copy of an upload in memory, not a list of chunks and then a joined copy.
-async fn read_body(body: Body, limit: usize, headers: &HeaderMap) -> Result<Vec<u8>, ApiError> {
+async fn read_body(body: Body, history: &HistoryService, headers: &HeaderMap) -> Result<Vec<u8>, ApiError> {
+    let limit = history.max_import_bytes();
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     let mut stream = body.into_data_stream();
@@ -138,12 +110,7 @@ async fn read_body(body: Body, limit: usize, headers: &HeaderMap) -> Result<Vec<
             message: "the request body could not be read to its end".into(),
         })?;
         if bytes.len() + chunk.len() > limit {
-            return Err(ApiError::Rejected {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                message: format!(
-                    "the history is over the {limit}-byte limit (--max-import-bytes); import it from a server path"
-                ),
-            });
+            return Err(history.upload_too_large().into());
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -1,8 +1,13 @@
 //! REST: thin axum handlers, one file per resource, all calling the service layer.
+//!
+//! Every route is listed once, in [`routes`]: the router and the OpenAPI document are both made
+//! from that list (utoipa-axum reads each handler's `#[utoipa::path]`), so a route cannot be
+//! served undocumented or documented unserved.
 
 mod accounts;
 mod analyze;
 mod body_limit;
+mod convert;
 mod embeddings;
 mod gate;
 mod health;
@@ -12,48 +17,58 @@ mod models;
 mod moderations;
 mod openapi;
 mod perspective;
-mod tenant;
 mod texts;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use eiq_service::Services;
 use metrics_exporter_prometheus::PrometheusHandle;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use openapi::ApiDoc;
 
-use crate::service::{AnalysisService, EmbeddingService, ForecastService, GateService, HistoryService};
-
 #[derive(Clone)]
 pub struct AppState {
-    pub embeddings: EmbeddingService,
-    pub analysis: AnalysisService,
-    pub gate: GateService,
-    pub history: HistoryService,
-    pub forecast: ForecastService,
+    pub services: Services,
     pub metrics: PrometheusHandle,
+    /// This API's OpenAPI document, served at `/openapi.json`.
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// Every route with its handler; `max_body_bytes` bounds requests, `max_import_bytes` uploads.
+fn routes(max_body_bytes: usize, max_import_bytes: usize) -> OpenApiRouter<AppState> {
     // History uploads have their own, larger limit (--max-import-bytes), enforced as they stream.
-    let max_import_bytes = state.history.max_import_bytes();
-    let imports = Router::new()
-        .route("/v1/history:import", post(history::import))
+    let imports = OpenApiRouter::new()
+        .routes(routes!(history::import))
         .layer(axum::middleware::from_fn_with_state(max_import_bytes, body_limit::refuse_oversized));
-    let requests = Router::new()
-        .route("/v1/embeddings", post(embeddings::create))
-        .route("/v1/models", get(models::list))
-        .route("/v1/analyze", post(analyze::analyze))
-        .route("/v1/moderations", post(moderations::create))
-        .route("/v1alpha1/comments:analyze", post(perspective::analyze))
-        .route("/v1/moderation/gate", post(gate::check))
-        .route("/v1/accounts/{account_id}/forecast", post(accounts::forecast))
-        .route("/v1/accounts/{account_id}/best-times", get(accounts::best_times_query).post(accounts::best_times))
-        .route("/health", get(health::alive))
-        .route("/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi::document))
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(embeddings::create))
+        .routes(routes!(models::list))
+        .routes(routes!(analyze::analyze))
+        .routes(routes!(moderations::create))
+        .routes(routes!(perspective::analyze))
+        .routes(routes!(gate::check))
+        .routes(routes!(accounts::forecast))
+        .routes(routes!(accounts::best_times, accounts::best_times_query))
+        .routes(routes!(health::alive))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::metrics))
+        .route("/openapi.json", axum::routing::get(openapi::document))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(max_body_bytes, body_limit::refuse_oversized));
-    requests.merge(imports).with_state(state)
+        .layer(axum::middleware::from_fn_with_state(max_body_bytes, body_limit::refuse_oversized))
+        .merge(imports)
+}
+
+/// The OpenAPI document of [`routes`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes(0, 0).split_for_parts().1
+}
+
+pub fn router(services: Services, metrics: PrometheusHandle, max_body_bytes: usize) -> Router {
+    let max_import_bytes = services.history.max_import_bytes();
+    let (router, document) = routes(max_body_bytes, max_import_bytes).split_for_parts();
+    router.with_state(AppState { services, metrics, openapi: Arc::new(document) })
 }

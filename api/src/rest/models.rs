@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use eiq_inference::ModelStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -37,22 +36,10 @@ pub struct ModelCard {
 /// The embedding models this server was configured with, and their state.
 #[utoipa::path(get, path = "/v1/models", tag = "models", responses((status = 200, body = ModelList)))]
 pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
-    let data = state.embeddings.models().iter().map(card).collect();
-    Json(ModelList { object: "list".into(), data, default_model: state.embeddings.default_model().to_string() })
-}
-
-fn card(status: &ModelStatus) -> ModelCard {
-    let manifest = &status.manifest;
-    ModelCard {
-        id: manifest.id.clone(),
-        object: "model".into(),
-        owned_by: "elevatediq".into(),
-        task: manifest.task.as_str().into(),
-        backend: manifest.backend.as_str().into(),
-        dimensions: manifest.encoder.as_ref().map(|e| e.dimensions),
-        max_sequence_length: manifest.encoder.as_ref().map(|e| e.max_sequence_length),
-        licence: manifest.licence.clone(),
-        upstream: manifest.upstream.clone(),
-        state: status.state.to_string(),
-    }
+    let data = state.services.embeddings.models().into_iter().map(ModelCard::from).collect();
+    Json(ModelList {
+        object: "list".into(),
+        data,
+        default_model: state.services.embeddings.default_model().to_string(),
+    })
 }

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::json::ApiJson;
 use crate::error::{ApiError, ErrorBody};
-use crate::service::TaskScores;
+use eiq_service::text::TaskScores;
 
 /// OpenAI's categories, in their order.
 pub const OPENAI_CATEGORIES: [&str; 13] = [
@@ -109,7 +109,7 @@ pub async fn create(
     ApiJson(request): ApiJson<ModerationRequest>,
 ) -> Result<Json<ModerationResponse>, ApiError> {
     // Every head: they share the one encoder pass, and a model without some head still answers.
-    let analysis = state.analysis.analyze(request.input.0, None).await?;
+    let analysis = state.services.analysis.analyze(request.input.0, None).await?;
     let results = analysis.results.iter().map(|r| moderation_result(&r.tasks)).collect();
     Ok(Json(ModerationResponse {
         id: format!("modr-{}", uuid_like()),

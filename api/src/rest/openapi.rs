@@ -1,46 +1,32 @@
-//! `GET /openapi.json`, generated from the handlers' annotations (no UI, nothing fetched from a CDN).
+//! `GET /openapi.json`: the document made from the route list in `mod.rs` (no UI, nothing
+//! fetched from a CDN). [`ApiDoc`] holds what is not a route: the title and shared schemas.
 
 use axum::Json;
+use axum::extract::State;
 use utoipa::OpenApi;
 
-use super::{accounts, analyze, embeddings, gate, health, history, models, moderations, perspective};
+use super::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ElevatedIQ Content Intelligence", description = "Local, private AI over social posts."),
-    paths(
-        embeddings::create,
-        models::list,
-        analyze::analyze,
-        moderations::create,
-        perspective::analyze,
-        gate::check,
-        history::import,
-        accounts::forecast,
-        accounts::best_times,
-        accounts::best_times_query,
-        health::alive,
-        health::ready,
-        health::metrics
-    ),
     components(schemas(ErrorBody, ErrorDetail))
 )]
 pub struct ApiDoc;
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn document(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(utoipa::openapi::OpenApi::clone(&state.openapi))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::service::limits::{MAX_BLACKOUTS, MAX_CANDIDATES, MAX_TEXT_BYTES, MAX_TOP_K};
+    use eiq_service::limits::{MAX_BLACKOUTS, MAX_CANDIDATES, MAX_TEXT_BYTES, MAX_TOP_K};
 
     /// utoipa takes only literals: this keeps the documented maxima equal to the enforced ones.
     #[test]
     fn documented_maxima_are_the_enforced_limits() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(super::super::openapi()).unwrap();
         let schemas = &document["components"]["schemas"];
         let best = &schemas["BestTimesBody"]["properties"];
         assert_eq!(best["top_k"]["maximum"], MAX_TOP_K as f64, "{best}");

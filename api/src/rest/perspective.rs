@@ -16,9 +16,10 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::json::ApiJson;
-use crate::error::{ApiError, GoogleApiError, ServiceError};
-use crate::service::limits::check_text;
-use crate::service::{Offsets, Span};
+use crate::error::{ApiError, GoogleApiError};
+use eiq_service::ServiceError;
+use eiq_service::limits::check_text;
+use eiq_service::text::{Offsets, Span};
 
 /// Perspective attribute → (our task, our label); `PROFANITY` comes from the word list.
 const MODEL_ATTRIBUTES: [(&str, &str, &str); 2] =
@@ -99,7 +100,7 @@ fn probability(value: f32) -> Score {
 }
 
 fn invalid(message: String) -> GoogleApiError {
-    GoogleApiError::from(ServiceError::InvalidInput(message))
+    GoogleApiError::from(ServiceError::invalid_request(message))
 }
 
 /// Perspective-compatible comment analysis; see the module docs for the backed attributes.
@@ -129,7 +130,7 @@ pub async fn analyze(
     }
     let drop_unsupported = request.drop_unsupported_attributes.unwrap_or(false);
     let model_tasks: Vec<&str> = MODEL_ATTRIBUTES.iter().map(|(_, task, _)| *task).collect();
-    let backed_tasks = state.analysis.backed(&model_tasks);
+    let backed_tasks = state.services.analysis.backed(&model_tasks);
     let supported: Vec<&str> = MODEL_ATTRIBUTES
         .iter()
         .filter(|(_, task, _)| backed_tasks.contains(task))
@@ -171,9 +172,9 @@ pub async fn analyze(
         .collect();
     // PROFANITY alone needs no model pass.
     let (spans, scores) = if tasks.is_empty() {
-        (state.analysis.profanity_spans(&text)?, Vec::new())
+        (state.services.analysis.profanity_spans(&text)?, Vec::new())
     } else {
-        let mut analysis = state.analysis.analyze(vec![text.clone()], Some(tasks)).await?;
+        let mut analysis = state.services.analysis.analyze(vec![text.clone()], Some(tasks)).await?;
         let result = analysis.results.remove(0);
         (result.spans, result.tasks)
     };

@@ -247,33 +247,10 @@ mod tests {
         .unwrap()
     }
 
-    /// Random weights named as in a checkpoint, so both modes load the same model.
-    fn random_weights(config: &BertConfig) -> std::collections::HashMap<String, Tensor> {
-        let (h, i) = (config.hidden_size, config.intermediate_size);
-        let mut shapes: Vec<(String, Vec<usize>)> = Vec::new();
-        for layer in 0..config.num_hidden_layers {
-            let p = format!("encoder.layer.{layer}");
-            for name in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"]
-            {
-                shapes.push((format!("{p}.{name}.weight"), vec![h, h]));
-                shapes.push((format!("{p}.{name}.bias"), vec![h]));
-            }
-            shapes.push((format!("{p}.intermediate.dense.weight"), vec![i, h]));
-            shapes.push((format!("{p}.intermediate.dense.bias"), vec![i]));
-            shapes.push((format!("{p}.output.dense.weight"), vec![h, i]));
-            shapes.push((format!("{p}.output.dense.bias"), vec![h]));
-            for norm in ["attention.output.LayerNorm", "output.LayerNorm"] {
-                shapes.push((format!("{p}.{norm}.weight"), vec![h]));
-                shapes.push((format!("{p}.{norm}.bias"), vec![h]));
-            }
-        }
-        shapes.into_iter().map(|(name, shape)| (name, Tensor::randn(0f32, 0.3, shape, &Device::Cpu).unwrap())).collect()
-    }
-
     #[test]
     fn training_ops_compute_what_inference_ops_compute_and_carry_gradients() {
         let config = tiny_config();
-        let weights = random_weights(&config);
+        let weights = crate::tiny::bert_weights(&config, 1);
         let load = |differentiable| {
             let vars = VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
             BertLayers::load(vars, &config, 0..2, differentiable).unwrap()

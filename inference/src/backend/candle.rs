@@ -21,11 +21,14 @@ impl CandleEncoder {
     /// Loads `config.json` and `model.safetensors`, with the tensors of `overlay` replacing
     /// their namesakes.
     pub fn load(config: &Path, weights: &Path, overlay: Option<&Path>) -> Result<Self, InferenceError> {
-        let config = read_config(config)?;
+        Self::from_tensors(&read_config(config)?, load_weights(weights, overlay)?)
+    }
+
+    /// An encoder from f32 CPU tensors already in memory, named as in a Hugging Face checkpoint.
+    pub fn from_tensors(config: &BertConfig, tensors: HashMap<String, Tensor>) -> Result<Self, InferenceError> {
         let device = Device::Cpu;
-        let tensors = load_weights(weights, overlay)?;
         let vars = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = Bert::load(vars, &config).map_err(InferenceError::candle)?;
+        let model = Bert::load(vars, config).map_err(InferenceError::candle)?;
         Ok(Self { model, device, hidden_size: config.hidden_size })
     }
 }

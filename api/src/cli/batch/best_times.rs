@@ -5,7 +5,7 @@ use eiq_features::best_times::{BestTimes, BestTimesOptions, Blackout, TenantSlot
 
 use super::{lift, load_history, step};
 use crate::config::{BatchBestTimesArgs, HistoryInput};
-use crate::service::{format_time, now, parse_blackout};
+use eiq_datasets::{format_time, now};
 
 pub fn run(args: &BatchBestTimesArgs) -> anyhow::Result<String> {
     let blackouts = args.blackouts.iter().map(|b| blackout(b)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -95,5 +95,5 @@ fn blackout(text: &str) -> anyhow::Result<Blackout> {
     let Some((start, end)) = window.split_once('-') else {
         bail!("blackout `{text}` is not like `sat 00:00-24:00` or `22:00-06:00`");
     };
-    Ok(parse_blackout(day, start, end)?)
+    Ok(Blackout::parse(day, start, end)?)
 }

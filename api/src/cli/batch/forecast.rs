@@ -6,7 +6,7 @@ use eiq_training::engagement::{AccountState, Draft, EngagementModel, draft_rows}
 
 use super::{load_history, step};
 use crate::config::BatchForecastArgs;
-use crate::service::{format_time, now, parse_media, parse_time};
+use eiq_datasets::{format_time, now, parse_time};
 
 pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
     let json = std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
@@ -33,9 +33,8 @@ pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
             let field = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
             let account = field(Some(account_column)).unwrap_or_default().to_string();
             let state = states.get(&account).ok_or_else(|| format!("no history for account `{account}`"))?;
-            let at = field(at_column).map_or(Ok(default_at), |t| parse_time(t).map_err(|e| e.to_string()))?;
-            let media =
-                field(media_column).map_or(Ok(MediaType::None), |m| parse_media(m).map_err(|e| e.to_string()))?;
+            let at = field(at_column).map_or(Ok(default_at), |t| parse_time(t))?;
+            let media = field(media_column).map_or(Ok(MediaType::None), |m| MediaType::parse(m))?;
             let draft = Draft {
                 text: record.get(text_column).unwrap_or_default().to_string(),
                 platform: field(platform_column).map_or_else(|| state.platform.clone(), str::to_string),

@@ -9,7 +9,7 @@ use eiq_features::local_time::{offset_at, zone};
 
 use super::{lift, load_history, step, svg};
 use crate::config::BatchReportArgs;
-use crate::service::{format_time, now};
+use eiq_datasets::{format_time, now};
 
 pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
     let imported = load_history(&args.history)?;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use eiq_inference::LexiconMatch;
 
 use super::analysis::{AnalysisService, Span, TaskScores, spans};
-use super::policy::{Policy, PolicyBook};
+use super::policy::{Policy, PolicyBook, Thresholds};
 use crate::error::ServiceError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +38,13 @@ impl Decision {
 pub enum PolicyChoice {
     Named(String),
     Inline(Policy),
+}
+
+/// A request that names no policy gets `default`.
+impl Default for PolicyChoice {
+    fn default() -> Self {
+        Self::Named("default".into())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +131,7 @@ impl GateService {
                 // mismatch is the server's configuration, not the client's mistake.
                 policy
                     .validate(&format!("policies.{name}"), known)
-                    .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+                    .map_err(|e| ServiceError::unavailable(e.to_string()))?;
                 (name.clone(), policy, lists)
             }
             PolicyChoice::Inline(policy) => {
@@ -140,7 +147,7 @@ impl GateService {
             tokio::time::timeout(self.timeout, self.analysis.analyze(vec![request.text.clone()], None)).await;
         let analysis = match analysis {
             Ok(Ok(analysis)) => Ok(analysis),
-            Ok(Err(err @ ServiceError::InvalidInput(_))) => return Err(err),
+            Ok(Err(err)) if err.is_invalid_input() => return Err(err),
             Ok(Err(err)) => Err(err.to_string()),
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
         };
@@ -240,13 +247,7 @@ fn failure(category: &str, source: &str, detail: String) -> Reason {
 }
 
 /// The reason `score` gives under `thresholds`, if it crosses one (block before review).
-fn crossed(
-    category: &str,
-    score: f32,
-    thresholds: &super::policy::Thresholds,
-    source: &str,
-    version: &str,
-) -> Option<Reason> {
+fn crossed(category: &str, score: f32, thresholds: &Thresholds, source: &str, version: &str) -> Option<Reason> {
     let hit = [(Decision::Block, thresholds.block), (Decision::Review, thresholds.review)]
         .into_iter()
         .find_map(|(decision, threshold)| threshold.filter(|&t| score >= t).map(|t| (decision, t)))?;

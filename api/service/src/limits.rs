@@ -13,7 +13,7 @@ pub use eiq_datasets::{MAX_ACCOUNT_ID_BYTES, MAX_COUNT};
 pub use eiq_features::ImportLimits;
 pub use eiq_features::best_times::{MAX_BLACKOUTS, MAX_TOP_K};
 
-pub use super::policy::{MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS};
+pub use crate::text::{MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS};
 
 /// Longest text, in bytes, of one item: a post to analyse, gate, embed or forecast. Every
 /// platform's post limit is far below; longer texts are documents, not posts.
@@ -41,10 +41,10 @@ pub fn excerpt(text: &str) -> String {
 /// Refuses a text over [`MAX_TEXT_BYTES`]; `field` names it in the error (`inputs[3]`).
 pub fn check_text(field: &str, text: &str) -> Result<(), ServiceError> {
     if text.len() > MAX_TEXT_BYTES {
-        return Err(ServiceError::InvalidInput(format!(
-            "{field} is {} bytes; at most {MAX_TEXT_BYTES} are allowed",
-            text.len()
-        )));
+        return Err(ServiceError::invalid(
+            field,
+            format!("{field} is {} bytes; at most {MAX_TEXT_BYTES} are allowed", text.len()),
+        ));
     }
     Ok(())
 }
@@ -52,9 +52,12 @@ pub fn check_text(field: &str, text: &str) -> Result<(), ServiceError> {
 /// Refuses a time outside [`EARLIEST_TIME`]–[`LATEST_TIME`].
 pub fn check_time(field: &str, seconds: i64) -> Result<(), ServiceError> {
     if !(EARLIEST_TIME..=LATEST_TIME).contains(&seconds) {
-        return Err(ServiceError::InvalidInput(format!(
-            "{field} ({seconds}) is outside 2000-01-01 – 2100-01-01 (Unix seconds {EARLIEST_TIME}–{LATEST_TIME})"
-        )));
+        return Err(ServiceError::invalid(
+            field,
+            format!(
+                "{field} ({seconds}) is outside 2000-01-01 – 2100-01-01 (Unix seconds {EARLIEST_TIME}–{LATEST_TIME})"
+            ),
+        ));
     }
     Ok(())
 }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use eiq_inference::{Classifier, HeadSpec, InferenceError, Lexicon, LexiconMatch, ModelRegistry};
+use eiq_inference::{Admission, Classifier, HeadSpec, InferenceError, Lexicon, LexiconMatch, ModelRegistry};
 use eiq_models::FileRole;
 
-use super::limits::ANALYSIS_DEADLINE;
-use crate::error::ServiceError;
+use crate::error::{Hint, ServiceError};
+use crate::limits::{ANALYSIS_DEADLINE, check_text, excerpt};
 
 #[derive(Clone)]
 pub struct AnalysisService {
@@ -93,7 +93,7 @@ impl AnalysisService {
         let result = self.analyze_with(inputs, tasks).await;
         let outcome = match &result {
             Ok(_) => "ok",
-            Err(ServiceError::InvalidInput(_)) => "invalid",
+            Err(e) if e.is_invalid_input() => "invalid",
             Err(_) => "error",
         };
         metrics::counter!("eiq_analysis_requests_total", "outcome" => outcome).increment(1);
@@ -106,18 +106,19 @@ impl AnalysisService {
 
     async fn analyze_with(&self, inputs: Vec<String>, tasks: Option<Vec<String>>) -> Result<Analysis, ServiceError> {
         validate_texts(&inputs, self.max_inputs, "inputs")?;
-        let served = self.registry.get(&self.model).map_err(|err| match err {
+        let served = self.registry.get_encoder(&self.model).map_err(|err| match err {
             // The server's configuration, not the client's choice: 503, not 404.
-            InferenceError::ModelNotServed(_) => ServiceError::Unavailable(format!(
-                "the text model `{}` is not loaded by this server; add it to --models",
-                self.model
-            )),
+            InferenceError::ModelNotServed(_) => ServiceError::Unavailable {
+                message: format!("the text model `{}` is not loaded by this server", self.model),
+                hint: Some(Hint::ServerSetting { flag: "--models", action: "add it to" }),
+                retry_after: None,
+            },
             other => other.into(),
         })?;
         let classifier = served
             .classifier
             .as_ref()
-            .ok_or_else(|| ServiceError::Unavailable(format!("model `{}` has no classification heads", self.model)))?;
+            .ok_or_else(|| ServiceError::unavailable(format!("model `{}` has no classification heads", self.model)))?;
         let heads = select_heads(classifier, tasks)?;
         // The word list runs on a blocking thread while the encoder works: its cost grows with the
         // text, and a runtime thread it held would stall every other request waiting on that thread.
@@ -126,13 +127,16 @@ impl AnalysisService {
             texts.iter().map(|text| service.profanity_spans(text)).collect::<Result<Vec<Vec<Span>>, _>>()
         });
         let work = async {
-            let (vectors, _) = served.embed(inputs).await?;
-            let spans = word_list.await.map_err(|e| ServiceError::Internal(format!("word-list task: {e}")))??;
+            let (vectors, _) = served.embed(inputs, Admission::Refuse).await?;
+            let spans = word_list.await.map_err(|e| ServiceError::internal("word-list task", e))??;
             Ok::<_, ServiceError>((vectors, spans))
         };
-        let (vectors, spans) = tokio::time::timeout(ANALYSIS_DEADLINE, work).await.map_err(|_| {
-            ServiceError::Unavailable(format!("no answer within {} s; try again", ANALYSIS_DEADLINE.as_secs()))
-        })??;
+        let (vectors, spans) =
+            tokio::time::timeout(ANALYSIS_DEADLINE, work).await.map_err(|_| ServiceError::Unavailable {
+                message: format!("no answer within {} s; try again", ANALYSIS_DEADLINE.as_secs()),
+                hint: None,
+                retry_after: None,
+            })??;
         let results = vectors
             .iter()
             .zip(spans)
@@ -162,7 +166,7 @@ impl AnalysisService {
 
     /// Profanity matches in `text`.
     pub fn profanity_spans(&self, text: &str) -> Result<Vec<Span>, ServiceError> {
-        let lexicon = self.profanity.as_ref().as_ref().map_err(|reason| ServiceError::Unavailable(reason.clone()))?;
+        let lexicon = self.profanity.as_ref().as_ref().map_err(|reason| ServiceError::unavailable(reason.clone()))?;
         Ok(spans(text, "profanity", lexicon.find(text)))
     }
 
@@ -176,7 +180,7 @@ impl AnalysisService {
     /// The heads the served model has; empty while it loads or if it failed.
     pub fn heads(&self) -> Vec<HeadInfo> {
         self.registry
-            .get(&self.model)
+            .get_encoder(&self.model)
             .ok()
             .and_then(|served| served.classifier.as_ref().map(|c| c.heads().iter().map(head_info).collect()))
             .unwrap_or_default()
@@ -184,22 +188,23 @@ impl AnalysisService {
 }
 
 /// The same checks for every text-taking endpoint: at least one text, not too many, none blank,
-/// none over [`super::limits::MAX_TEXT_BYTES`].
+/// none over [`crate::limits::MAX_TEXT_BYTES`].
 pub fn validate_texts(inputs: &[String], max_inputs: usize, field: &str) -> Result<(), ServiceError> {
     if inputs.is_empty() {
-        return Err(ServiceError::InvalidInput(format!("{field} must hold at least one text")));
+        return Err(ServiceError::invalid(field, format!("{field} must hold at least one text")));
     }
     if inputs.len() > max_inputs {
-        return Err(ServiceError::InvalidInput(format!(
-            "{field} holds {} texts; at most {max_inputs} are allowed per request",
-            inputs.len()
-        )));
+        return Err(ServiceError::invalid(
+            field,
+            format!("{field} holds {} texts; at most {max_inputs} are allowed per request", inputs.len()),
+        ));
     }
     for (index, text) in inputs.iter().enumerate() {
         if text.trim().is_empty() {
-            return Err(ServiceError::InvalidInput(format!("{field}[{index}] is empty or only whitespace")));
+            let param = format!("{field}[{index}]");
+            return Err(ServiceError::invalid(param.clone(), format!("{param} is empty or only whitespace")));
         }
-        super::limits::check_text(&format!("{field}[{index}]"), text)?;
+        check_text(&format!("{field}[{index}]"), text)?;
     }
     Ok(())
 }
@@ -209,7 +214,7 @@ fn select_heads(classifier: &Classifier, tasks: Option<Vec<String>>) -> Result<V
         return Ok(classifier.heads().iter().collect());
     };
     if tasks.is_empty() {
-        return Err(ServiceError::InvalidInput("tasks, when given, must name at least one task".into()));
+        return Err(ServiceError::invalid("tasks", "tasks, when given, must name at least one task"));
     }
     tasks
         .iter()
@@ -217,10 +222,10 @@ fn select_heads(classifier: &Classifier, tasks: Option<Vec<String>>) -> Result<V
         .map(|(index, task)| {
             classifier.head(task).ok_or_else(|| {
                 let known: Vec<&str> = classifier.heads().iter().map(|h| h.task.as_str()).collect();
-                ServiceError::InvalidInput(format!(
-                    "tasks[{index}]: unknown task `{task}`; known: {}",
-                    known.join(", ")
-                ))
+                ServiceError::invalid(
+                    format!("tasks[{index}]"),
+                    format!("tasks[{index}]: unknown task `{}`; known: {}", excerpt(task), known.join(", ")),
+                )
             })
         })
         .collect()

@@ -4,19 +4,19 @@ use std::sync::Arc;
 
 use eiq_datasets::MediaType;
 use eiq_features::best_times::{BestTimes, BestTimesError, BestTimesOptions, Blackout};
-use eiq_features::local_time::{offset_at, second_of_week, zone};
-use eiq_training::engagement::{Draft, EngagementModel, Forecast, draft_rows};
+use eiq_features::local_time::{offset_at, second_of_week, week_label, zone};
+use eiq_training::engagement::{AccountState, Draft, EngagementModel, Forecast, draft_rows};
 
-use super::history::{Digest, HistoryService};
-use super::limits::{self, MAX_BLACKOUTS, MAX_CANDIDATES, MAX_TOP_K, check_text, check_time, excerpt};
-use crate::error::ServiceError;
+use super::generations::{Digest, Generations};
+use crate::error::{Hint, Resource, ServiceError};
+use crate::limits::{self, MAX_BLACKOUTS, MAX_CANDIDATES, MAX_TOP_K, check_text, check_time, excerpt};
+use crate::tenancy::Principal;
 
 /// With no candidate times, the coming week is tried hour by hour.
 const DEFAULT_CANDIDATES: usize = 168;
 
 #[derive(Debug, Clone)]
 pub struct DraftRequest {
-    pub tenant: String,
     pub account_id: String,
     pub text: String,
     pub platform: Option<String>,
@@ -64,28 +64,30 @@ pub struct BlackoutWindow {
     pub end: String,
 }
 
+/// Forecasts and best times; reads the tenant's derived state, owns no state of its own.
 #[derive(Clone)]
 pub struct ForecastService {
-    history: HistoryService,
+    generations: Generations,
 }
 
 impl ForecastService {
-    pub fn new(history: HistoryService) -> Self {
-        Self { history }
+    pub(super) fn new(generations: Generations) -> Self {
+        Self { generations }
     }
 
-    pub async fn forecast(&self, request: DraftRequest) -> Result<ForecastAnswer, ServiceError> {
+    pub async fn forecast(&self, principal: &Principal, request: DraftRequest) -> Result<ForecastAnswer, ServiceError> {
         check_text("text", &request.text)?;
         check_account_id(&request.account_id)?;
         if request.candidate_times.len() > MAX_CANDIDATES {
-            return Err(ServiceError::InvalidInput(format!("at most {MAX_CANDIDATES} candidate times")));
+            return Err(ServiceError::invalid("candidate_times", format!("at most {MAX_CANDIDATES} candidate times")));
         }
         for (index, &at) in request.candidate_times.iter().enumerate() {
             check_time(&format!("candidate_times[{index}]"), at)?;
         }
-        let digest = self.history.digest(&request.tenant).await?;
+        let tenant = &principal.tenant;
+        let digest = self.generations.digest(tenant).await?;
         let state = account(&digest, &request.account_id)?.clone();
-        let model = self.history.model(&request.tenant).await?;
+        let model = self.generations.model(tenant).await?;
         let times = match request.candidate_times.is_empty() {
             true => {
                 let next_hour = (request.now / 3600 + 1) * 3600;
@@ -105,8 +107,8 @@ impl ForecastService {
                 .map(|rows| rows.iter().map(|row| worker_model.forecast(row)).collect::<Vec<Forecast>>())
         })
         .await
-        .map_err(|e| ServiceError::Internal(format!("forecast task: {e}")))?
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        .map_err(|e| ServiceError::internal("forecast task", e))?
+        .map_err(|e| ServiceError::internal("forecast", e))?;
         let tz = zone(state.timezone.as_deref());
         let average = state.mean_log.unwrap_or(model.design.fill_baseline);
         let forecasts: Vec<TimedForecast> = times
@@ -136,19 +138,19 @@ impl ForecastService {
 
     pub async fn best_times(
         &self,
-        tenant: &str,
+        principal: &Principal,
         account_id: &str,
         query: BestTimesQuery,
     ) -> Result<BestTimes, ServiceError> {
         check_account_id(account_id)?;
         if let Some(top_k) = query.top_k.filter(|k| !(1..=MAX_TOP_K).contains(k)) {
-            return Err(ServiceError::InvalidInput(format!("top_k ({top_k}) must be within 1–{MAX_TOP_K}")));
+            return Err(ServiceError::invalid("top_k", format!("top_k ({top_k}) must be within 1–{MAX_TOP_K}")));
         }
         if query.blackouts.len() > MAX_BLACKOUTS {
-            return Err(ServiceError::InvalidInput(format!(
-                "{} blackouts; at most {MAX_BLACKOUTS}",
-                query.blackouts.len()
-            )));
+            return Err(ServiceError::invalid(
+                "blackouts",
+                format!("{} blackouts; at most {MAX_BLACKOUTS}", query.blackouts.len()),
+            ));
         }
         let defaults = BestTimesOptions::default();
         let options = BestTimesOptions {
@@ -157,109 +159,48 @@ impl ForecastService {
             blackouts: query
                 .blackouts
                 .iter()
-                .map(|b| parse_blackout(b.day.as_deref(), &b.start, &b.end))
+                .enumerate()
+                .map(|(index, b)| {
+                    Blackout::parse(b.day.as_deref(), &b.start, &b.end)
+                        .map_err(|e| ServiceError::invalid(format!("blackouts[{index}]"), e.to_string()))
+                })
                 .collect::<Result<_, _>>()?,
             resolution_minutes: query.resolution_minutes,
             platform: query.platform,
-            now: now(),
+            now: eiq_datasets::now(),
         };
-        let digest = self.history.digest(tenant).await?;
+        let digest = self.generations.digest(&principal.tenant).await?;
         account(&digest, account_id)?;
         digest.slots.best_times(account_id, &options).map_err(|e| match e {
-            BestTimesError::UnknownAccount(_) | BestTimesError::NoPostsOnPlatform { .. } => {
-                ServiceError::NotFound(e.to_string())
-            }
-            BestTimesError::InvalidOption(_) => ServiceError::InvalidInput(e.to_string()),
+            BestTimesError::UnknownAccount(_) | BestTimesError::NoPostsOnPlatform { .. } => ServiceError::NotFound {
+                resource: Resource::Account(account_id.to_string()),
+                message: e.to_string(),
+                hint: None,
+            },
+            BestTimesError::InvalidOption(_) => ServiceError::invalid_request(e.to_string()),
         })
     }
 }
 
-fn account<'a>(
-    digest: &'a Digest,
-    account_id: &str,
-) -> Result<&'a eiq_training::engagement::AccountState, ServiceError> {
-    digest.states.get(account_id).ok_or_else(|| no_history(account_id))
-}
-
-/// The answer for an account (or a whole tenant) with no stored history.
-pub(super) fn no_history(account_id: &str) -> ServiceError {
-    ServiceError::NotFound(format!(
-        "no history for account `{}`; import it first (POST /v1/history:import)",
-        excerpt(account_id)
-    ))
+fn account<'a>(digest: &'a Digest, account_id: &str) -> Result<&'a AccountState, ServiceError> {
+    digest.states.get(account_id).ok_or_else(|| ServiceError::NotFound {
+        resource: Resource::Account(account_id.to_string()),
+        message: format!("no history for account `{}`", excerpt(account_id)),
+        hint: Some(Hint::ImportHistory),
+    })
 }
 
 fn check_account_id(account_id: &str) -> Result<(), ServiceError> {
     if account_id.is_empty() || account_id.len() > limits::MAX_ACCOUNT_ID_BYTES {
-        return Err(ServiceError::InvalidInput(format!(
-            "account_id must be 1–{} bytes, got {}",
-            limits::MAX_ACCOUNT_ID_BYTES,
-            account_id.len()
-        )));
+        return Err(ServiceError::invalid(
+            "account_id",
+            format!("account_id must be 1–{} bytes, got {}", limits::MAX_ACCOUNT_ID_BYTES, account_id.len()),
+        ));
     }
     Ok(())
 }
 
-/// `Tue 09:00` from seconds since local Monday 00:00.
-pub fn week_label(second_of_week: i64) -> String {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    let minute = second_of_week / 60;
-    format!("{} {:02}:{:02}", DAYS[(minute / 1440) as usize % 7], minute % 1440 / 60, minute % 60)
-}
-
-/// `none`, `photo`, `video`, `gif` (empty is none).
+/// `media` as the wire carries it (`none`, `photo`, `video`, `gif`; empty is none).
 pub fn parse_media(media: &str) -> Result<MediaType, ServiceError> {
-    match media.to_ascii_lowercase().as_str() {
-        "" | "none" => Ok(MediaType::None),
-        "photo" => Ok(MediaType::Photo),
-        "video" => Ok(MediaType::Video),
-        "gif" => Ok(MediaType::Gif),
-        other => {
-            Err(ServiceError::InvalidInput(format!("media `{}` is not one of none, photo, video, gif", excerpt(other))))
-        }
-    }
-}
-
-/// A blackout from its wire form: a day (`mon` … `sun`, or none for every day) and `HH:MM` times.
-pub fn parse_blackout(day: Option<&str>, start: &str, end: &str) -> Result<Blackout, ServiceError> {
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let day = match day.map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()) {
-        None => None,
-        Some(name) => Some(DAYS.iter().position(|d| name.starts_with(d)).ok_or_else(|| {
-            ServiceError::InvalidInput(format!(
-                "blackout day `{}` is not one of mon, tue, wed, thu, fri, sat, sun",
-                excerpt(&name)
-            ))
-        })? as u8),
-    };
-    let minute = |text: &str| -> Result<u32, ServiceError> {
-        let bad =
-            || ServiceError::InvalidInput(format!("blackout time `{}` is not HH:MM (00:00–24:00)", excerpt(text)));
-        let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
-        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-        if m >= 60 || h * 60 + m > 1440 {
-            return Err(bad());
-        }
-        Ok(h * 60 + m)
-    };
-    let (start_minute, end_minute) = (minute(start)?, minute(end)?);
-    if start_minute == end_minute {
-        return Err(ServiceError::InvalidInput(format!("blackout {}–{} is empty", excerpt(start), excerpt(end))));
-    }
-    Ok(Blackout { day, start_minute, end_minute })
-}
-
-/// Unix seconds from `1709539200` or RFC 3339 (`2024-03-04T08:00:00Z`), within 2000–2100.
-pub fn parse_time(text: &str) -> Result<i64, ServiceError> {
-    eiq_datasets::parse_time(text.trim()).map_err(ServiceError::InvalidInput)
-}
-
-/// RFC 3339 in UTC.
-pub fn format_time(seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .map_or_else(|| seconds.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    MediaType::parse(media).map_err(|message| ServiceError::invalid("media", message))
 }

@@ -7,13 +7,12 @@ use std::path::Path;
 
 use eiq_inference::Lexicon;
 use serde::Deserialize;
-use utoipa::ToSchema;
 
-use super::limits::excerpt;
 use crate::error::ServiceError;
+use crate::limits::excerpt;
 
 /// `review` and `block` probabilities in [0, 1]; a score at or above one crosses it.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     #[serde(default)]
@@ -22,7 +21,7 @@ pub struct Thresholds {
     pub block: Option<f32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Category (`offensive`, `hate`, `irony`, `profanity`, or `task.label` such as
@@ -71,34 +70,36 @@ impl Policy {
             if let Some(categories) = categories
                 && !categories.contains(category)
             {
-                return Err(ServiceError::InvalidInput(format!(
-                    "{field}.thresholds.{category}: unknown category; known: {}",
-                    categories.join(", ")
-                )));
+                return Err(invalid(
+                    format!("{field}.thresholds.{category}"),
+                    format!("unknown category; known: {}", categories.join(", ")),
+                ));
             }
             for (name, value) in [("review", thresholds.review), ("block", thresholds.block)] {
                 if let Some(value) = value
                     && !(0.0..=1.0).contains(&value)
                 {
-                    return Err(ServiceError::InvalidInput(format!(
-                        "{field}.thresholds.{category}.{name}: {value} is outside [0, 1]"
-                    )));
+                    return Err(invalid(
+                        format!("{field}.thresholds.{category}.{name}"),
+                        format!("{value} is outside [0, 1]"),
+                    ));
                 }
             }
             if let (Some(review), Some(block)) = (thresholds.review, thresholds.block)
                 && review > block
             {
-                return Err(ServiceError::InvalidInput(format!(
-                    "{field}.thresholds.{category}: review ({review}) must not exceed block ({block})"
-                )));
+                return Err(invalid(
+                    format!("{field}.thresholds.{category}"),
+                    format!("review ({review}) must not exceed block ({block})"),
+                ));
             }
         }
         for (name, list) in [("blocklist", &self.blocklist), ("allowlist", &self.allowlist)] {
             if list.len() > MAX_LIST_ENTRIES {
-                return Err(ServiceError::InvalidInput(format!(
-                    "{field}.{name}: {} entries; at most {MAX_LIST_ENTRIES}",
-                    list.len()
-                )));
+                return Err(invalid(
+                    format!("{field}.{name}"),
+                    format!("{} entries; at most {MAX_LIST_ENTRIES}", list.len()),
+                ));
             }
             let mut spellings = Spellings::new();
             for (index, entry) in list.iter().enumerate() {
@@ -121,14 +122,17 @@ impl Policy {
                          separators and repeated letters are read through already"
                     )
                 };
-                return Err(ServiceError::InvalidInput(format!(
-                    "{field}.{name}[{index}]: {problem} (`{}`)",
-                    excerpt(entry)
-                )));
+                return Err(invalid(format!("{field}.{name}[{index}]"), format!("{problem} (`{}`)", excerpt(entry))));
             }
         }
         Ok(())
     }
+}
+
+/// An invalid field: its path as `param`, and in the message too (`policy.blocklist[0]: …`).
+fn invalid(param: String, problem: String) -> ServiceError {
+    let message = format!("{param}: {problem}");
+    ServiceError::invalid(param, message)
 }
 
 /// A list's words by letters: the first entry with them and their distinct (runs, words) spellings.
@@ -185,7 +189,7 @@ impl PolicyBook {
     pub fn get(&self, name: &str) -> Result<(&Policy, &WordLists), ServiceError> {
         self.policies.get(name).map(|(policy, lists)| (policy, lists)).ok_or_else(|| {
             let known: Vec<&str> = self.policies.keys().map(String::as_str).collect();
-            ServiceError::InvalidInput(format!("policy: no policy named `{name}`; configured: {}", known.join(", ")))
+            invalid("policy".into(), format!("no policy named `{}`; configured: {}", excerpt(name), known.join(", ")))
         })
     }
 

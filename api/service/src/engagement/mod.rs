@@ -1,0 +1,48 @@
+//! Engagement: post histories, what is derived from them, and the forecasts and best times that
+//! read it.
+//!
+//! Each piece of state has one owner: [`HistoryService`] the history store and imports,
+//! [`Generations`] the per-generation derived state (digest, forecaster), and `Forecaster` the
+//! trained models on disk. [`ForecastService`] only reads.
+
+mod beneath;
+mod forecast;
+mod forecaster;
+mod generations;
+mod history;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use eiq_features::{FeatureError, HistoryStore};
+use eiq_training::engagement::GbdtParams;
+
+pub use forecast::{
+    BestTimesQuery, BlackoutWindow, DraftRequest, ForecastAnswer, ForecastService, TimedForecast, parse_media,
+};
+pub use generations::{Digest, Generations, MAX_CACHED_TENANTS};
+pub use history::{
+    HistoryService, ImportReport, ImportRequest, ImportSettings, ImportSlot, ImportSource, LISTED_ROW_ERRORS,
+};
+
+use crate::error::ServiceError;
+
+/// The history and forecast services over one data directory, sharing its derived state.
+pub fn open(data_dir: &Path, settings: ImportSettings) -> (HistoryService, ForecastService) {
+    let store = Arc::new(HistoryStore::new(data_dir));
+    let forecaster = forecaster::Forecaster::new(data_dir.join("models"), GbdtParams::default());
+    let generations = Generations::new(Arc::clone(&store), forecaster);
+    (HistoryService::new(store, settings, generations.clone()), ForecastService::new(generations))
+}
+
+fn feature_error(error: FeatureError) -> ServiceError {
+    match error {
+        FeatureError::WrongFormat { .. } | FeatureError::BadRow(_) | FeatureError::InvalidName(_) => {
+            ServiceError::invalid_request(error.to_string())
+        }
+        FeatureError::TooLarge(ref exceeded) => {
+            ServiceError::TooLarge { limit: exceeded.limit, message: error.to_string(), hint: None }
+        }
+        FeatureError::Io { .. } | FeatureError::Polars(_) => ServiceError::internal("history store", error),
+    }
+}

@@ -1,0 +1,49 @@
+//! The one list of services: built once at start-up, handed whole to REST, gRPC and the CLI.
+//! A new capability adds its service here and nowhere else on the server's side.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eiq_inference::{Lexicon, ModelRegistry};
+
+use crate::engagement::{self, ForecastService, HistoryService, ImportSettings};
+use crate::text::{AnalysisService, EmbeddingService, GateService, PolicyBook};
+
+/// Every capability; cheap to clone (each service is a handle).
+#[derive(Clone)]
+pub struct Services {
+    pub embeddings: EmbeddingService,
+    pub analysis: AnalysisService,
+    pub gate: GateService,
+    pub history: HistoryService,
+    pub forecast: ForecastService,
+}
+
+/// What the services are built from (in the server, from `eiq serve`'s flags).
+pub struct ServicesConfig {
+    /// The models served; they may still be loading.
+    pub registry: Arc<ModelRegistry>,
+    /// The classification model behind analysis, moderation and the gate.
+    pub text_model: String,
+    /// The profanity word list, or why it is unavailable (requests that need it then get a 503).
+    pub profanity: Result<Lexicon, String>,
+    /// Most texts in one request.
+    pub max_inputs: usize,
+    pub policies: PolicyBook,
+    /// How long the gate waits for the model before failing closed.
+    pub gate_timeout: Duration,
+    /// Where histories and trained forecasters are kept.
+    pub data_dir: PathBuf,
+    pub imports: ImportSettings,
+}
+
+impl Services {
+    pub fn new(config: ServicesConfig) -> Self {
+        let embeddings = EmbeddingService::new(Arc::clone(&config.registry), config.max_inputs);
+        let analysis = AnalysisService::new(config.registry, config.text_model, config.profanity, config.max_inputs);
+        let gate = GateService::new(analysis.clone(), config.policies, config.gate_timeout);
+        let (history, forecast) = engagement::open(&config.data_dir, config.imports);
+        Self { embeddings, analysis, gate, history, forecast }
+    }
+}

@@ -1,0 +1,205 @@
+//! The service layer's types to and from `elevatediq.v1` messages: every conversion of the gRPC
+//! API, written once. (Functions rather than `From` impls: both sides are other crates' types.)
+//! proto3 has no "absent" for scalars, so an empty string or a zero means "not given" here, as
+//! the proto file documents per field.
+
+use std::collections::BTreeMap;
+
+use eiq_features::best_times::{BestTimes, Slot};
+use eiq_proto::v1 as pb;
+use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::text::{
+    Analysis, Decision, GateVerdict, ModelSummary, Policy, PolicyChoice, Reason, Span, Thresholds,
+};
+
+/// An empty proto3 string is an absent field.
+pub fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// A gate request's policy: a configured one by name, one inline, or `default` when absent.
+pub fn policy_choice(policy: Option<pb::gate_request::Policy>) -> PolicyChoice {
+    match policy {
+        None => PolicyChoice::default(),
+        Some(pb::gate_request::Policy::PolicyName(name)) => PolicyChoice::Named(name),
+        Some(pb::gate_request::Policy::InlinePolicy(policy)) => PolicyChoice::Inline(Policy {
+            thresholds: policy
+                .thresholds
+                .into_iter()
+                .map(|(category, t)| (category, Thresholds { review: t.review, block: t.block }))
+                .collect::<BTreeMap<_, _>>(),
+            blocklist: policy.blocklist,
+            allowlist: policy.allowlist,
+        }),
+    }
+}
+
+pub fn best_times_query(request: &mut pb::BestTimesRequest) -> BestTimesQuery {
+    BestTimesQuery {
+        platform: non_empty(std::mem::take(&mut request.platform)),
+        top_k: (request.top_k != 0).then_some(request.top_k as usize),
+        min_spacing_hours: request.min_spacing_hours,
+        resolution_minutes: (request.resolution_minutes != 0).then_some(request.resolution_minutes),
+        blackouts: std::mem::take(&mut request.blackouts)
+            .into_iter()
+            .map(|b| BlackoutWindow { day: non_empty(b.day), start: b.start, end: b.end })
+            .collect(),
+    }
+}
+
+pub fn span(span: Span) -> pb::Span {
+    pb::Span {
+        category: span.category.into(),
+        start: span.start as u32,
+        end: span.end as u32,
+        text: span.text,
+        entry: span.entry,
+    }
+}
+
+pub fn analysis(analysis: Analysis) -> pb::AnalyzeResponse {
+    let results = analysis
+        .results
+        .into_iter()
+        .map(|result| pb::TextResult {
+            tasks: result
+                .tasks
+                .into_iter()
+                .map(|t| pb::TaskResult {
+                    task: t.task,
+                    label: t.label,
+                    scores: t.scores.into_iter().map(|(label, score)| pb::LabelScore { label, score }).collect(),
+                })
+                .collect(),
+            spans: result.spans.into_iter().map(span).collect(),
+        })
+        .collect();
+    let heads = analysis
+        .heads
+        .into_iter()
+        .map(|h| pb::HeadInfo {
+            task: h.task,
+            labels: h.labels,
+            method: h.method,
+            metric: h.metric,
+            validation: h.validation,
+        })
+        .collect();
+    pb::AnalyzeResponse { model: analysis.model, model_version: analysis.model_version, results, heads }
+}
+
+fn reason(reason: Reason) -> pb::Reason {
+    pb::Reason {
+        category: reason.category,
+        score: reason.score,
+        threshold_crossed: reason.decision.as_str().into(),
+        threshold: reason.threshold,
+        model: reason.source,
+        model_version: reason.source_version,
+        detail: reason.detail.unwrap_or_default(),
+    }
+}
+
+pub fn verdict(verdict: GateVerdict) -> pb::GateResponse {
+    let decision = match verdict.decision {
+        Decision::Allow => pb::Decision::Allow,
+        Decision::Review => pb::Decision::Review,
+        Decision::Block => pb::Decision::Block,
+    };
+    pb::GateResponse {
+        decision: decision as i32,
+        policy: verdict.policy,
+        platform: verdict.platform.unwrap_or_default(),
+        reasons: verdict.reasons.into_iter().map(reason).collect(),
+        spans: verdict.spans.into_iter().map(span).collect(),
+        scores: verdict.scores.into_iter().collect(),
+    }
+}
+
+pub fn model(model: ModelSummary) -> pb::ModelInfo {
+    pb::ModelInfo {
+        task: model.task.into(),
+        backend: model.backend.into(),
+        dimensions: model.dimensions.map_or(0, |d| d as u32),
+        max_sequence_length: model.max_sequence_length.map_or(0, |l| l as u32),
+        licence: model.licence,
+        upstream: model.upstream,
+        state: model.state.to_string(),
+        id: model.id,
+    }
+}
+
+pub fn import_report(report: ImportReport) -> pb::ImportResult {
+    pb::ImportResult {
+        imported: report.imported as u64,
+        skipped_reposts: report.skipped_reposts as u64,
+        errors: report.errors.into_iter().map(|e| pb::RowError { row: e.row as u64, reason: e.reason }).collect(),
+        error_count: report.error_count as u64,
+        accounts: report
+            .accounts
+            .into_iter()
+            .map(|a| pb::AccountImport {
+                account_id: a.account_id,
+                added: a.added as u64,
+                updated: a.updated as u64,
+                total: a.total as u64,
+            })
+            .collect(),
+    }
+}
+
+fn timed(forecast: &TimedForecast) -> pb::TimedForecast {
+    pb::TimedForecast {
+        at: forecast.at,
+        local_time: forecast.local_time.clone(),
+        engagement: forecast.forecast.engagement,
+        low: forecast.forecast.low,
+        high: forecast.forecast.high,
+        lift: forecast.lift,
+    }
+}
+
+pub fn forecast(answer: ForecastAnswer) -> pb::ForecastResponse {
+    let evaluation = &answer.model.evaluation;
+    let served = evaluation.score(&evaluation.served);
+    pb::ForecastResponse {
+        best: Some(timed(&answer.forecasts[answer.best])),
+        forecasts: answer.forecasts.iter().map(timed).collect(),
+        model: Some(pb::ForecastModel {
+            served: evaluation.served.clone(),
+            trained_posts: evaluation.posts as u64,
+            held_out_spearman: served.map_or(0.0, |s| s.spearman),
+            held_out_mae: served.map_or(0.0, |s| s.mae),
+            account_median_mae: evaluation.score("account median").map_or(0.0, |s| s.mae),
+        }),
+        account_id: answer.account_id,
+        platform: answer.platform,
+        timezone: answer.timezone.unwrap_or_default(),
+    }
+}
+
+fn slot(slot: &Slot) -> pb::Slot {
+    pb::Slot {
+        start: slot.label.clone(),
+        start_minute: slot.start_minute,
+        next_at: slot.next_at,
+        expected_engagement: slot.expected_engagement,
+        lift: slot.lift,
+        lift_low: slot.lift_low,
+        lift_high: slot.lift_high,
+        posts: slot.posts as u64,
+        history_weight: slot.history_weight,
+    }
+}
+
+pub fn best_times(best: BestTimes, include_grid: bool) -> pb::BestTimesResponse {
+    pb::BestTimesResponse {
+        top: best.top.iter().map(slot).collect(),
+        grid: if include_grid { best.grid.iter().map(slot).collect() } else { Vec::new() },
+        account_id: best.account_id,
+        platform: best.platform,
+        timezone: best.timezone.unwrap_or_default(),
+        resolution_minutes: best.resolution_minutes,
+        account_posts: best.account_posts as u64,
+    }
+}

@@ -1,0 +1,181 @@
+//! The service layer's answers as REST bodies: every `From` impl of the REST API, written once.
+
+use eiq_datasets::format_time;
+use eiq_features::best_times::{BestTimes, Slot};
+use eiq_service::engagement::{ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::text::{Analysis, GateVerdict, ModelSummary, Reason, Span};
+
+use super::accounts::{BestTimesResponse, ForecastModelBody, ForecastResponse, SlotBody, TimedForecastBody};
+use super::analyze::{AnalyzeResponse, AnalyzeResult, ModelInfo, SpanBody, TaskResult};
+use super::gate::{GateResponse, ReasonBody};
+use super::history::{AccountImportBody, ImportResponse, RowErrorBody};
+use super::models::ModelCard;
+
+impl From<Span> for SpanBody {
+    fn from(span: Span) -> Self {
+        Self { category: span.category.into(), start: span.start, end: span.end, text: span.text, entry: span.entry }
+    }
+}
+
+impl From<Analysis> for AnalyzeResponse {
+    fn from(analysis: Analysis) -> Self {
+        let models = analysis
+            .heads
+            .iter()
+            .map(|head| {
+                let info = ModelInfo {
+                    model: analysis.model.clone(),
+                    version: analysis.model_version.clone(),
+                    labels: head.labels.clone(),
+                    method: head.method.clone(),
+                    metric: head.metric.clone(),
+                    validation: head.validation,
+                };
+                (head.task.clone(), info)
+            })
+            .collect();
+        let results = analysis
+            .results
+            .into_iter()
+            .map(|result| AnalyzeResult {
+                tasks: result
+                    .tasks
+                    .into_iter()
+                    .map(|t| (t.task, TaskResult { label: t.label, scores: t.scores.into_iter().collect() }))
+                    .collect(),
+                spans: result.spans.into_iter().map(SpanBody::from).collect(),
+            })
+            .collect();
+        AnalyzeResponse { results, models }
+    }
+}
+
+impl From<Reason> for ReasonBody {
+    fn from(reason: Reason) -> Self {
+        Self {
+            category: reason.category,
+            score: reason.score,
+            threshold_crossed: reason.decision.as_str().into(),
+            threshold: reason.threshold,
+            model: reason.source,
+            model_version: reason.source_version,
+            detail: reason.detail,
+        }
+    }
+}
+
+impl From<GateVerdict> for GateResponse {
+    fn from(verdict: GateVerdict) -> Self {
+        Self {
+            decision: verdict.decision.as_str().into(),
+            policy: verdict.policy,
+            platform: verdict.platform,
+            reasons: verdict.reasons.into_iter().map(ReasonBody::from).collect(),
+            spans: verdict.spans.into_iter().map(SpanBody::from).collect(),
+            scores: verdict.scores,
+        }
+    }
+}
+
+impl From<ImportReport> for ImportResponse {
+    fn from(report: ImportReport) -> Self {
+        Self {
+            imported: report.imported,
+            skipped_reposts: report.skipped_reposts,
+            errors: report.errors.into_iter().map(|e| RowErrorBody { row: e.row, reason: e.reason }).collect(),
+            error_count: report.error_count,
+            accounts: report
+                .accounts
+                .into_iter()
+                .map(|a| AccountImportBody {
+                    account_id: a.account_id,
+                    added: a.added,
+                    updated: a.updated,
+                    total: a.total,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&TimedForecast> for TimedForecastBody {
+    fn from(forecast: &TimedForecast) -> Self {
+        TimedForecastBody {
+            at: format_time(forecast.at),
+            local_time: forecast.local_time.clone(),
+            engagement: forecast.forecast.engagement,
+            low: forecast.forecast.low,
+            high: forecast.forecast.high,
+            lift: forecast.lift,
+        }
+    }
+}
+
+impl From<ForecastAnswer> for ForecastResponse {
+    fn from(answer: ForecastAnswer) -> Self {
+        let evaluation = &answer.model.evaluation;
+        let score = |method: &str| evaluation.score(method).cloned();
+        let served = score(&evaluation.served);
+        Self {
+            best: (&answer.forecasts[answer.best]).into(),
+            forecasts: answer.forecasts.iter().map(TimedForecastBody::from).collect(),
+            model: ForecastModelBody {
+                served: evaluation.served.clone(),
+                trained_posts: evaluation.posts,
+                held_out_spearman: served.as_ref().map_or(0.0, |s| s.spearman),
+                held_out_mae: served.map_or(0.0, |s| s.mae),
+                account_median_mae: score("account median").map_or(0.0, |s| s.mae),
+            },
+            account_id: answer.account_id,
+            platform: answer.platform,
+            timezone: answer.timezone,
+        }
+    }
+}
+
+impl From<&Slot> for SlotBody {
+    fn from(slot: &Slot) -> Self {
+        SlotBody {
+            start: slot.label.clone(),
+            start_minute: slot.start_minute,
+            next_at: format_time(slot.next_at),
+            expected_engagement: slot.expected_engagement,
+            lift: slot.lift,
+            lift_low: slot.lift_low,
+            lift_high: slot.lift_high,
+            posts: slot.posts,
+            history_weight: slot.history_weight,
+            blacked_out: slot.blacked_out,
+        }
+    }
+}
+
+/// A best-times answer, with every slot of the week when `include_grid`.
+pub(super) fn best_times_response(best: BestTimes, include_grid: bool) -> BestTimesResponse {
+    BestTimesResponse {
+        top: best.top.iter().map(SlotBody::from).collect(),
+        grid: include_grid.then(|| best.grid.iter().map(SlotBody::from).collect()),
+        account_id: best.account_id,
+        platform: best.platform,
+        timezone: best.timezone,
+        resolution_minutes: best.resolution_minutes,
+        account_posts: best.account_posts,
+    }
+}
+
+impl From<ModelSummary> for ModelCard {
+    fn from(model: ModelSummary) -> Self {
+        Self {
+            id: model.id,
+            object: "model".into(),
+            owned_by: "elevatediq".into(),
+            task: model.task.into(),
+            backend: model.backend.into(),
+            dimensions: model.dimensions,
+            max_sequence_length: model.max_sequence_length,
+            licence: model.licence,
+            upstream: model.upstream,
+            state: model.state.to_string(),
+        }
+    }
+}

@@ -88,16 +88,10 @@ pub fn analysis(analysis: Analysis) -> pb::AnalyzeResponse {
     pb::AnalyzeResponse { model: analysis.model, model_version: analysis.model_version, results, heads }
 }
 
-fn reason(reason: Reason) -> pb::Reason {
-    pb::Reason {
-        category: reason.category,
-        score: reason.score,
-        threshold_crossed: reason.decision.as_str().into(),
-        threshold: reason.threshold,
-        model: reason.source,
-        model_version: reason.source_version,
-        detail: reason.detail.unwrap_or_default(),
-    }
+fn reason(Reason { category, score, decision, threshold, source, source_version, detail }: Reason) -> pb::Reason {
+    let threshold_crossed = decision.as_str().into();
+    let detail = detail.unwrap_or_default();
+    pb::Reason { category, score, threshold_crossed, threshold, model: source, model_version: source_version, detail }
 }
 
 pub fn verdict(verdict: GateVerdict) -> pb::GateResponse {

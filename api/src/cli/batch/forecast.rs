@@ -33,8 +33,8 @@ pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
             let field = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
             let account = field(Some(account_column)).unwrap_or_default().to_string();
             let state = states.get(&account).ok_or_else(|| format!("no history for account `{account}`"))?;
-            let at = field(at_column).map_or(Ok(default_at), |t| parse_time(t))?;
-            let media = field(media_column).map_or(Ok(MediaType::None), |m| MediaType::parse(m))?;
+            let at = field(at_column).map_or(Ok(default_at), parse_time)?;
+            let media = field(media_column).map_or(Ok(MediaType::None), MediaType::parse)?;
             let draft = Draft {
                 text: record.get(text_column).unwrap_or_default().to_string(),
                 platform: field(platform_column).map_or_else(|| state.platform.clone(), str::to_string),

@@ -262,3 +262,30 @@ async fn real_x_api_responses_import_with_a_timezone() {
     assert_eq!(status, 200, "{body}");
     f.server.shutdown_and_wait();
 }
+
+/// One `ServiceError`, two protocols: the same status family, the field as REST's `param`, and the
+/// next step in each protocol's own terms (a REST route never reaches a gRPC client).
+#[tokio::test]
+async fn errors_name_the_field_and_the_next_step_in_each_protocols_words() {
+    let f = fixture(&[]);
+    let (status, body) = post(&f.server, "empty", "/v1/accounts/acct-00001/forecast", json!({"text": "hi"})).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(message(&body).contains("POST /v1/history:import"), "{body}");
+    let mut client = grpc_client(&f.server).await;
+    let draft = ForecastRequest { account_id: "acct-00001".into(), text: "hi".into(), ..Default::default() };
+    let err = client.forecast(tenant(draft, "empty")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains("Engagement/ImportHistory"), "{}", err.message());
+    assert!(!err.message().contains("POST"), "{}", err.message());
+
+    let (status, body) = post(&f.server, "acme", "/v1/accounts/a/best-times", json!({"top_k": 0})).await;
+    assert_eq!((status, body["error"]["param"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("top_k")));
+    let (status, body) = post(&f.server, "bad/name", "/v1/accounts/a/best-times", json!({})).await;
+    assert_eq!((status, body["error"]["param"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("x-tenant-id")));
+    let request = BestTimesRequest { account_id: "a".into(), ..Default::default() };
+    let err = client.best_times(tenant(request, "bad.name")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().contains("x-tenant-id") || err.message().contains("tenant"), "{}", err.message());
+
+    f.server.shutdown_and_wait();
+}

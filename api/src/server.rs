@@ -12,6 +12,9 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use eiq_inference::{HeadsFile, InferenceError, Lexicon, ModelRegistry};
 use eiq_models::{Catalogue, CatalogueError, FileRole, ModelCache};
+use eiq_service::engagement::ImportSettings;
+use eiq_service::text::{PolicyBook, gate_categories};
+use eiq_service::{Services, ServicesConfig};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -19,9 +22,6 @@ use crate::connections::{self, Limits};
 use crate::error::ApiError;
 use crate::rest;
 use crate::{grpc, request_body, telemetry};
-use eiq_service::engagement::ImportSettings;
-use eiq_service::text::{PolicyBook, gate_categories};
-use eiq_service::{Services, ServicesConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

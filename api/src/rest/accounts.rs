@@ -4,6 +4,9 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use eiq_service::ServiceError;
+use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, DraftRequest, parse_media};
+use eiq_service::tenancy::Principal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,9 +14,6 @@ use super::AppState;
 use super::json::ApiJson;
 use crate::error::{ApiError, ErrorBody};
 use crate::principal::Caller;
-use eiq_service::ServiceError;
-use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, DraftRequest, parse_media};
-use eiq_service::tenancy::Principal;
 
 /// Unix seconds or an RFC 3339 string.
 #[derive(Debug, Deserialize, ToSchema)]

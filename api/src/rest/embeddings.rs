@@ -3,10 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use base64::Engine;
+use eiq_inference::Admission;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-use eiq_inference::Admission;
 
 use super::AppState;
 use super::json::ApiJson;

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use eiq_service::ServiceError;
+use eiq_service::text::{GateRequest, Policy, PolicyChoice};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -11,8 +13,6 @@ use super::AppState;
 use super::analyze::SpanBody;
 use super::json::ApiJson;
 use crate::error::{ApiError, ErrorBody};
-use eiq_service::ServiceError;
-use eiq_service::text::{GateRequest, Policy, PolicyChoice};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

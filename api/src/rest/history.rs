@@ -6,6 +6,8 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use eiq_features::{HistoryFormat, ImportOptions};
+use eiq_service::ServiceError;
+use eiq_service::engagement::{HistoryService, ImportRequest, ImportSource};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,8 +15,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::principal::Caller;
-use eiq_service::ServiceError;
-use eiq_service::engagement::{HistoryService, ImportRequest, ImportSource};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

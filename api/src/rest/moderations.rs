@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use eiq_service::text::TaskScores;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -17,7 +18,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::json::ApiJson;
 use crate::error::{ApiError, ErrorBody};
-use eiq_service::text::TaskScores;
 
 /// OpenAI's categories, in their order.
 pub const OPENAI_CATEGORIES: [&str; 13] = [

@@ -11,15 +11,15 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use eiq_service::ServiceError;
+use eiq_service::limits::check_text;
+use eiq_service::text::{Offsets, Span};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::json::ApiJson;
 use crate::error::{ApiError, GoogleApiError};
-use eiq_service::ServiceError;
-use eiq_service::limits::check_text;
-use eiq_service::text::{Offsets, Span};
 
 /// Perspective attribute → (our task, our label); `PROFANITY` comes from the word list.
 const MODEL_ATTRIBUTES: [(&str, &str, &str); 2] =

@@ -1,11 +1,11 @@
 //! `eiq batch best-times`: an account's best slots, and optionally its whole week as CSV.
 
 use anyhow::{Context, bail};
+use eiq_datasets::{format_time, now};
 use eiq_features::best_times::{BestTimes, BestTimesOptions, Blackout, TenantSlots};
 
 use super::{lift, load_history, step};
 use crate::config::{BatchBestTimesArgs, HistoryInput};
-use eiq_datasets::{format_time, now};
 
 pub fn run(args: &BatchBestTimesArgs) -> anyhow::Result<String> {
     let blackouts = args.blackouts.iter().map(|b| blackout(b)).collect::<anyhow::Result<Vec<_>>>()?;

@@ -2,11 +2,11 @@
 
 use anyhow::{Context, bail};
 use eiq_datasets::MediaType;
+use eiq_datasets::{format_time, now, parse_time};
 use eiq_training::engagement::{AccountState, Draft, EngagementModel, draft_rows};
 
 use super::{load_history, step};
 use crate::config::BatchForecastArgs;
-use eiq_datasets::{format_time, now, parse_time};
 
 pub fn run(args: &BatchForecastArgs) -> anyhow::Result<String> {
     let json = std::fs::read_to_string(&args.model).with_context(|| format!("reading {}", args.model.display()))?;

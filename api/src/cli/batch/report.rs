@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use eiq_datasets::{format_time, now};
 use eiq_features::best_times::{BestTimesOptions, TenantSlots};
 use eiq_features::local_time::{offset_at, zone};
 
 use super::{lift, load_history, step, svg};
 use crate::config::BatchReportArgs;
-use eiq_datasets::{format_time, now};
 
 pub fn run(args: &BatchReportArgs) -> anyhow::Result<String> {
     let imported = load_history(&args.history)?;

@@ -44,6 +44,8 @@ pub enum BatchCommand {
     BestTimes(BatchBestTimesArgs),
     /// An account's report: top posts, hour-of-week heatmap (SVG), engagement trend (SVG).
     Report(BatchReportArgs),
+    /// Every post through the text model and the moderation gate: labels, scores and decisions.
+    Analyze(BatchAnalyzeArgs),
 }
 
 /// A history to read.
@@ -79,6 +81,29 @@ pub struct BatchImportArgs {
     pub tenant: Option<String>,
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchAnalyzeArgs {
+    #[command(flatten)]
+    pub history: HistoryInput,
+    /// Output file: .parquet or .csv, one row per post.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Classification model to run (a catalogue id; fetched with `eiq models fetch`).
+    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-onnx")]
+    pub text_model: String,
+    /// The moderation policy whose decision each post gets (`default` is built in).
+    #[arg(long, default_value = "default")]
+    pub policy: String,
+    /// TOML file of named moderation policies (`[policies.<name>]`), as `eiq serve --policies`.
+    #[arg(long, env = "EIQ_POLICIES")]
+    pub policies: Option<PathBuf>,
+    /// Threads inside one forward pass [default: all cores].
+    #[arg(long, env = "EIQ_THREADS")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
 }
 
 #[derive(Debug, Clone, Args)]

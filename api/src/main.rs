@@ -40,6 +40,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
                 BatchCommand::Forecast(args) => cli::batch::forecast(&args)?,
                 BatchCommand::BestTimes(args) => cli::batch::best_times(&args)?,
                 BatchCommand::Report(args) => cli::batch::report(&args)?,
+                BatchCommand::Analyze(args) => cli::batch::analyze(&args)?,
             };
             print!("{report}");
         }

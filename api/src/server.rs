@@ -69,13 +69,7 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
     if !registry.serves(&args.text_model) {
         tracing::warn!(text_model = %args.text_model, "not among --models: analysis, moderation and the gate answer 503");
     }
-    let policies = match &args.policies {
-        None => PolicyBook::builtin(),
-        Some(path) => {
-            let categories = bundled_categories(&catalogue, &args.text_model);
-            PolicyBook::from_file(path, categories.as_deref()).map_err(ServeError::Policies)?
-        }
-    };
+    let policies = policy_book(args.policies.as_deref(), &catalogue, &args.text_model)?;
     let profanity = load_profanity(&catalogue, &cache);
     registry.spawn_loading(catalogue, cache, args.load_options());
     let services = Services::new(ServicesConfig {
@@ -103,8 +97,23 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
         .fallback(not_found))
 }
 
+/// The built-in policies, plus those of `path`, checked against the text model's categories.
+pub(crate) fn policy_book(
+    path: Option<&std::path::Path>,
+    catalogue: &Catalogue,
+    text_model: &str,
+) -> Result<PolicyBook, ServeError> {
+    match path {
+        None => Ok(PolicyBook::builtin()),
+        Some(path) => {
+            let categories = bundled_categories(catalogue, text_model);
+            PolicyBook::from_file(path, categories.as_deref()).map_err(ServeError::Policies)
+        }
+    }
+}
+
 /// The profanity word list, or why it is unavailable (requests that need it then get a 503).
-fn load_profanity(catalogue: &Catalogue, cache: &ModelCache) -> Result<Lexicon, String> {
+pub(crate) fn load_profanity(catalogue: &Catalogue, cache: &ModelCache) -> Result<Lexicon, String> {
     const ID: &str = "profanity-wordlist";
     let resolved = cache.resolve(catalogue, ID).map_err(|e| e.to_string())?;
     let path = resolved.path(FileRole::Wordlist).ok_or_else(|| format!("`{ID}` lists no word list file"))?;

@@ -1,5 +1,7 @@
 //! `eiq batch …` end to end on files: import → features → train → forecast → best-times → report.
 
+mod common;
+
 use clap::Parser;
 use eiq::cli::batch;
 use eiq::config::{BatchCommand, Cli, Command};
@@ -15,6 +17,7 @@ fn run(argv: &[&str]) -> anyhow::Result<String> {
         BatchCommand::Forecast(args) => batch::forecast(&args),
         BatchCommand::BestTimes(args) => batch::best_times(&args),
         BatchCommand::Report(args) => batch::report(&args),
+        BatchCommand::Analyze(args) => batch::analyze(&args),
     }
 }
 
@@ -71,4 +74,56 @@ fn batch_commands_run_end_to_end_on_files() {
     assert!(std::fs::read_to_string(report.join("trend.svg")).unwrap().contains("<polyline"));
     assert!(std::fs::read_to_string(report.join("report.md")).unwrap().contains("## Top posts"));
     assert!(run(&["report", "--input", &posts, "--account", "nobody", "--out-dir", report.to_str().unwrap()]).is_err());
+}
+
+/// `eiq batch analyze` on the real text model: every post gets each head's label and score and the
+/// gate's decision with its reasons; a post with no text is reported and left out.
+#[test]
+fn batch_analyze_labels_every_post_and_gives_the_gates_decision() {
+    common::ensure_models_fetched();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("posts.csv");
+    std::fs::write(
+        &input,
+        "post_id,account_id,platform,created_at,text\n\
+         p1,acme,x,1735689600,What a lovely morning with the team!\n\
+         p2,acme,x,1735693200,this damn update broke everything again\n\
+         p3,acme,x,1735696800,\"   \"\n\
+         p4,acme,instagram,1735700400,competitorco has nothing on us\n",
+    )
+    .unwrap();
+    let policies = dir.path().join("policies.toml");
+    std::fs::write(&policies, "[policies.brand]\nblocklist = [\"competitorco\"]\n").unwrap();
+    let output = dir.path().join("analysed.csv");
+    let (input, output_path) = (input.to_str().unwrap(), output.to_str().unwrap());
+    let summary = run(&["analyze", "--input", input, "--output", output_path]).unwrap();
+    assert!(summary.starts_with("3 posts analysed"), "{summary}");
+    assert!(summary.contains("1 not analysed") && summary.contains("policy `default`"), "{summary}");
+    let text = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    for column in ["post_id", "sentiment", "sentiment_score", "offensive", "hate", "irony", "decision", "reasons"] {
+        assert!(header.contains(&column), "{column}: {header:?}");
+    }
+    let field = |line: &str, name: &str| {
+        let index = header.iter().position(|c| *c == name).unwrap();
+        line.split(',').nth(index).unwrap().to_string()
+    };
+    let profane = lines.iter().find(|l| l.starts_with("p2,")).unwrap();
+    assert_eq!(field(profane, "decision"), "review", "{profane}");
+    assert!(field(profane, "reasons").contains("profanity"), "{profane}");
+    let score: f32 = field(lines[1], "sentiment_score").parse().unwrap();
+    assert!((0.0..=1.0).contains(&score), "{score}");
+
+    // A named policy from a file: its blocklist blocks.
+    let policies = policies.to_str().unwrap();
+    let args = ["analyze", "--input", input, "--output", output_path, "--policies", policies, "--policy", "brand"];
+    let summary = run(&args).unwrap();
+    assert!(summary.contains("1 block"), "{summary}");
+    let text = std::fs::read_to_string(&output).unwrap();
+    let blocked = text.lines().find(|l| l.starts_with("p4,")).unwrap();
+    assert_eq!(field(blocked, "decision"), "block", "{blocked}");
+    let unknown = ["analyze", "--input", input, "--output", output_path, "--policy", "strict"];
+    assert!(run(&unknown).unwrap_err().to_string().contains("no policy named `strict`"));
 }

@@ -24,7 +24,7 @@ pub use run::{TrainOptions, TrainReport, train};
 pub use tasks::{Metric, TextTask};
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
-pub(crate) fn progress(len: usize, message: &str) -> indicatif::ProgressBar {
+pub fn progress(len: usize, message: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")

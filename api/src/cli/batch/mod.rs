@@ -3,6 +3,7 @@
 //! Every command reads a history the same way ([`load_history`]): a file in any supported
 //! format, a folder of rtweet's recorded API responses, or a seeded synthetic history.
 
+mod analyze;
 mod best_times;
 mod features;
 mod forecast;
@@ -18,6 +19,7 @@ use anyhow::{Context, bail};
 use eiq_datasets::{Imported, SyntheticConfig};
 use eiq_features::{HistoryFormat, ImportOptions};
 
+pub use analyze::run as analyze;
 pub use best_times::run as best_times;
 pub use features::run as features;
 pub use forecast::run as forecast;

@@ -23,21 +23,21 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-fn options() -> LoadOptions {
-    let batcher = BatcherConfig {
-        max_batch_tokens: 4096,
-        max_batch_size: 32,
-        max_wait: Duration::from_millis(1),
-        max_queue: 256,
-    };
+fn options(max_queue: usize) -> LoadOptions {
+    let batcher =
+        BatcherConfig { max_batch_tokens: 4096, max_batch_size: 32, max_wait: Duration::from_millis(1), max_queue };
     LoadOptions { threads: 1, batcher, cache_entries: 0 }
 }
 
 /// Services over the tiny model; `text_model` may name one that is not served.
 fn fixture(text_model: &str, gate_timeout: Duration) -> Fixture {
+    fixture_with_queue(text_model, gate_timeout, 256)
+}
+
+fn fixture_with_queue(text_model: &str, gate_timeout: Duration, max_queue: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let services = Services::new(ServicesConfig {
-        registry: tiny::tiny_registry(MODEL, HEADS, &options()),
+        registry: tiny::tiny_registry(MODEL, HEADS, &options(max_queue)),
         text_model: text_model.into(),
         profanity: Ok(Lexicon::from_entries(["damn"])),
         max_inputs: 16,
@@ -119,10 +119,10 @@ async fn the_gate_decides_by_the_policy_and_says_why() {
 
 #[tokio::test]
 async fn the_gate_fails_closed_when_the_model_cannot_answer() {
-    for (model, timeout, detail) in
-        [("not-served", Duration::from_secs(5), "not loaded"), (MODEL, Duration::ZERO, "no answer within 0 ms")]
-    {
-        let f = fixture(model, timeout);
+    // A text model this server does not serve, and one whose queue has no room at all. (A model
+    // too slow for the deadline is the API tests' case: the tiny one answers within any tick.)
+    for (model, max_queue, detail) in [("not-served", 256, "not loaded"), (MODEL, 0, "queue")] {
+        let f = fixture_with_queue(model, Duration::from_secs(5), max_queue);
         let policy = inline(&[], &["competitorco"]);
         let verdict = f.services.gate.check(gate("hello there", policy.clone())).await.unwrap();
         assert_eq!(verdict.decision, Decision::Review, "{model}");

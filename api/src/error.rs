@@ -257,7 +257,7 @@ pub fn grpc_status(err: ServiceError) -> tonic::Status {
     status
 }
 
-/// A field path is the caller's own input: bounded like a message.
+/// A field path can hold the caller's own names (a policy category): bounded like an echo.
 fn truncated_param(param: &str) -> String {
-    truncated(param.chars().take(eiq_service::limits::MAX_ECHO_CHARS * 4).collect())
+    param.chars().take(eiq_service::limits::MAX_ECHO_CHARS * 4).collect()
 }

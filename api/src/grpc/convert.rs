@@ -34,14 +34,13 @@ pub fn policy_choice(policy: Option<pb::gate_request::Policy>) -> PolicyChoice {
     }
 }
 
-pub fn best_times_query(request: &mut pb::BestTimesRequest) -> BestTimesQuery {
+pub fn best_times_query(request: pb::BestTimesRequest) -> BestTimesQuery {
     BestTimesQuery {
-        platform: non_empty(std::mem::take(&mut request.platform)),
+        platform: non_empty(request.platform),
         top_k: (request.top_k != 0).then_some(request.top_k as usize),
         min_spacing_hours: request.min_spacing_hours,
         resolution_minutes: (request.resolution_minutes != 0).then_some(request.resolution_minutes),
-        blackouts: std::mem::take(&mut request.blackouts)
-            .into_iter()
+        blackouts: (request.blackouts.into_iter())
             .map(|b| BlackoutWindow { day: non_empty(b.day), start: b.start, end: b.end })
             .collect(),
     }

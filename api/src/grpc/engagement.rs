@@ -87,9 +87,10 @@ impl Engagement for GrpcEngagement {
 
     async fn best_times(&self, request: Request<BestTimesRequest>) -> Result<Response<BestTimesResponse>, Status> {
         let principal = principal::of_grpc(&request)?;
-        let mut request = request.into_inner();
-        let query = convert::best_times_query(&mut request);
-        let best = self.forecast.best_times(&principal, &request.account_id, query).await.map_err(grpc_status)?;
-        Ok(Response::new(convert::best_times(best, request.include_grid)))
+        let request = request.into_inner();
+        let (account_id, include_grid) = (request.account_id.clone(), request.include_grid);
+        let query = convert::best_times_query(request);
+        let best = self.forecast.best_times(&principal, &account_id, query).await.map_err(grpc_status)?;
+        Ok(Response::new(convert::best_times(best, include_grid)))
     }
 }

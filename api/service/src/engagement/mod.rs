@@ -2,7 +2,7 @@
 //! read it.
 //!
 //! Each piece of state has one owner: [`HistoryService`] the history store and imports,
-//! [`Generations`] the per-generation derived state (digest, forecaster), and `Forecaster` the
+//! `Generations` the per-generation derived state (digest, forecaster), and `Forecaster` the
 //! trained models on disk. [`ForecastService`] only reads.
 
 mod beneath;
@@ -20,11 +20,9 @@ use eiq_training::engagement::GbdtParams;
 pub use forecast::{
     BestTimesQuery, BlackoutWindow, DraftRequest, ForecastAnswer, ForecastService, TimedForecast, parse_media,
 };
-pub use generations::{Digest, Generations, MAX_CACHED_TENANTS};
-pub use history::{
-    HistoryService, ImportReport, ImportRequest, ImportSettings, ImportSlot, ImportSource, LISTED_ROW_ERRORS,
-};
+pub use history::{HistoryService, ImportReport, ImportRequest, ImportSettings, ImportSlot, ImportSource};
 
+use self::generations::Generations;
 use crate::error::ServiceError;
 
 /// The history and forecast services over one data directory, sharing its derived state.

@@ -6,9 +6,7 @@ mod embeddings;
 mod gate;
 mod policy;
 
-pub use analysis::{Analysis, AnalysisService, HeadInfo, Offsets, Span, TaskScores, TextAnalysis, validate_texts};
+pub use analysis::{Analysis, AnalysisService, HeadInfo, Offsets, Span, TaskScores, TextAnalysis};
 pub use embeddings::{EmbeddingService, Embeddings, ModelSummary};
 pub use gate::{Decision, GateRequest, GateService, GateVerdict, PolicyChoice, Reason, gate_categories};
-pub use policy::{
-    MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS, Policy, PolicyBook, Thresholds, WordLists,
-};
+pub use policy::{MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS, Policy, PolicyBook, Thresholds};

@@ -52,7 +52,8 @@ pub enum BatchCommand {
 #[derive(Debug, Clone, Args)]
 pub struct HistoryInput {
     /// A history file (.csv, .jsonl, .parquet, .json for X API, .js for an X archive), a folder of
-    /// rtweet cassettes, or `synthetic[:ACCOUNTSxPOSTS[:SEED]]`.
+    /// rtweet cassettes, `tenant:NAME` (the history stored for that tenant under --data-dir), or
+    /// `synthetic[:ACCOUNTSxPOSTS[:SEED]]`.
     #[arg(long)]
     pub input: String,
     /// The file's format when its extension does not say: csv, jsonl, parquet, x-api, x-archive.
@@ -67,6 +68,8 @@ pub struct HistoryInput {
     /// IANA timezone for posts whose source gives none (X gives none).
     #[arg(long)]
     pub timezone: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -79,8 +82,6 @@ pub struct BatchImportArgs {
     /// ... or merge them into this tenant's stored history (what the server reads).
     #[arg(long)]
     pub tenant: Option<String>,
-    #[command(flatten)]
-    pub data: DataArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -91,7 +92,7 @@ pub struct BatchAnalyzeArgs {
     #[arg(long)]
     pub output: PathBuf,
     /// Classification model to run (a catalogue id; fetched with `eiq models fetch`).
-    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-onnx")]
+    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-int8")]
     pub text_model: String,
     /// The moderation policy whose decision each post gets (`default` is built in).
     #[arg(long, default_value = "default")]
@@ -123,6 +124,8 @@ pub struct BatchTrainArgs {
     /// IANA timezone for posts whose source gives none.
     #[arg(long)]
     pub timezone: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Where to write the trained model (JSON); needs exactly one input.
     #[arg(long)]
     pub model_out: Option<PathBuf>,
@@ -320,11 +323,11 @@ pub struct ServeArgs {
         long,
         env = "EIQ_MODELS",
         value_delimiter = ',',
-        default_value = "tweet-minilm-l6-v1-onnx,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
+        default_value = "tweet-minilm-l6-v1-int8,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
     )]
     pub models: Vec<String>,
     /// Classification model behind /v1/analyze, the moderation endpoints and the gate (load it with --models).
-    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-onnx")]
+    #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-int8")]
     pub text_model: String,
     /// TOML file of named moderation policies (`[policies.<name>]`); `default` is built in.
     #[arg(long, env = "EIQ_POLICIES")]

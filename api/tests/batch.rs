@@ -126,4 +126,15 @@ fn batch_analyze_labels_every_post_and_gives_the_gates_decision() {
     assert_eq!(field(blocked, "decision"), "block", "{blocked}");
     let unknown = ["analyze", "--input", input, "--output", output_path, "--policy", "strict"];
     assert!(run(&unknown).unwrap_err().to_string().contains("no policy named `strict`"));
+
+    // A tenant's stored history, as the server imported it: every stored post with text.
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    run(&["import", "--input", input, "--tenant", "acme-co", "--data-dir", data]).unwrap();
+    let stored = ["analyze", "--input", "tenant:acme-co", "--data-dir", data, "--output", output_path];
+    let summary = run(&stored).unwrap();
+    assert!(summary.starts_with("3 posts analysed"), "{summary}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap().lines().count(), 4);
+    let missing = ["analyze", "--input", "tenant:nobody", "--data-dir", data, "--output", output_path];
+    assert!(run(&missing).unwrap_err().to_string().contains("no stored history"));
 }

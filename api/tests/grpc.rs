@@ -85,15 +85,16 @@ async fn streaming_answers_every_item_in_order_and_reports_bad_items_on_the_item
 async fn list_models_reports_every_model_and_its_backend() {
     let models = client().await.list_models(ListModelsRequest {}).await.unwrap().into_inner();
     assert_eq!(models.default_model, "minilm-l6-v2");
-    let summary: Vec<(String, String, String)> =
-        models.models.into_iter().map(|m| (m.id, m.backend, m.state)).collect();
+    let summary: Vec<(String, String, String, String)> =
+        models.models.into_iter().map(|m| (m.id, m.backend, m.precision, m.state)).collect();
+    let row = |id: &str, backend: &str, precision: &str| (id.into(), backend.into(), precision.into(), "ready".into());
     assert_eq!(
         summary,
         [
-            ("minilm-l6-v2".into(), "candle".into(), "ready".into()),
-            ("minilm-l6-v2-int8".into(), "onnx".into(), "ready".into()),
-            ("minilm-l6-v2-onnx".into(), "onnx".into(), "ready".into()),
-            ("tweet-minilm-l6-v1-onnx".into(), "onnx".into(), "ready".into())
+            row("minilm-l6-v2", "candle", "f32"),
+            row("minilm-l6-v2-int8", "onnx", "int8"),
+            row("minilm-l6-v2-onnx", "onnx", "f32"),
+            row("tweet-minilm-l6-v1-int8", "onnx", "int8"),
         ]
     );
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
-use eiq_models::{Backend, EncoderSpec, Manifest, Pooling, Source, Task};
+use eiq_models::{Backend, EncoderSpec, Manifest, Pooling, Precision, Source, Task};
 use tokenizers::Tokenizer;
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
@@ -177,6 +177,7 @@ fn tiny_manifest(id: &str, task: Task) -> Manifest {
         source: Source::Bundled,
         base: None,
         runtime: None,
+        precision: Precision::F32,
         encoder: Some(EncoderSpec { pooling: Pooling::Mean, dimensions: DIMENSIONS, max_sequence_length: MAX_TOKENS }),
         tokenizer: None,
         heads: None,

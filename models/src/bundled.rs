@@ -9,6 +9,7 @@ const BUNDLED: &[(&str, &str, &[u8])] = &[
         include_bytes!("../bundled/tweet-minilm-l6-v1/encoder-top.safetensors"),
     ),
     ("tweet-minilm-l6-v1", "heads.json", include_bytes!("../bundled/tweet-minilm-l6-v1/heads.json")),
+    ("tweet-minilm-l6-v1", "heads-int8.json", include_bytes!("../bundled/tweet-minilm-l6-v1/heads-int8.json")),
 ];
 
 /// The bytes of `path` of the bundled model `id`.

@@ -10,10 +10,12 @@ const BUILTIN: &[(&str, &str)] = &[
     ("minilm-l6-v2.toml", include_str!("../catalogue/minilm-l6-v2.toml")),
     ("minilm-l6-v2-int8.toml", include_str!("../catalogue/minilm-l6-v2-int8.toml")),
     ("minilm-l6-v2-onnx.toml", include_str!("../catalogue/minilm-l6-v2-onnx.toml")),
+    ("minilm-l6-v2-onnx-int8.toml", include_str!("../catalogue/minilm-l6-v2-onnx-int8.toml")),
     ("profanity-wordlist.toml", include_str!("../catalogue/profanity-wordlist.toml")),
     ("onnxruntime.toml", include_str!("../catalogue/onnxruntime.toml")),
     ("tweet-minilm-l6-v1.toml", include_str!("../catalogue/tweet-minilm-l6-v1.toml")),
     ("tweet-minilm-l6-v1-onnx.toml", include_str!("../catalogue/tweet-minilm-l6-v1-onnx.toml")),
+    ("tweet-minilm-l6-v1-int8.toml", include_str!("../catalogue/tweet-minilm-l6-v1-int8.toml")),
 ];
 
 #[derive(Debug, Clone)]

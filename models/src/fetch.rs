@@ -86,7 +86,7 @@ fn fetch(
             let tarball = single_file_with_suffix(&download, ".tgz").map_err(fail)?;
             untar_files(&tarball, root, manifest, &unpacked).map_err(fail)?;
         }
-        Source::Build { from, script, requirements, overlay } => {
+        Source::Build { from, script, requirements, overlay, args } => {
             let from_dir = cache.verify(catalogue.get(from)?)?;
             let overlay = match overlay {
                 Some(id) => {
@@ -99,7 +99,7 @@ fn fetch(
                 None => None,
             };
             let output = unpacked.join(&manifest.files[0].path);
-            let inputs = crate::recipe::Inputs { weights_dir: &from_dir, overlay: overlay.as_deref() };
+            let inputs = crate::recipe::Inputs { weights_dir: &from_dir, overlay: overlay.as_deref(), args };
             crate::recipe::build(&options.python, cache.root(), &download, script, requirements, &inputs, &output)
                 .map_err(fail)?;
         }

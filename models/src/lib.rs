@@ -20,4 +20,4 @@ pub use cache::{ModelCache, ResolvedModel, sha256_file};
 pub use catalogue::Catalogue;
 pub use error::CatalogueError;
 pub use fetch::{FetchOptions, FetchOutcome, fetch_with_dependencies};
-pub use manifest::{Backend, EncoderSpec, FileRef, FileRole, FileSpec, Manifest, Pooling, Source, Task};
+pub use manifest::{Backend, EncoderSpec, FileRef, FileRole, FileSpec, Manifest, Pooling, Precision, Source, Task};

@@ -22,6 +22,9 @@ pub struct Manifest {
     /// Catalogue id of the runtime library an `onnx` model needs.
     #[serde(default)]
     pub runtime: Option<String>,
+    /// The number type the encoder's matrix products run in (`f32` unless the manifest says).
+    #[serde(default)]
+    pub precision: Precision,
     #[serde(default)]
     pub encoder: Option<EncoderSpec>,
     #[serde(default)]
@@ -55,6 +58,16 @@ pub enum Backend {
     Lexicon,
 }
 
+/// The number type of an encoder's matrix products.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    /// int8 weights, activations quantised at run time (ONNX Runtime's `MatMulInteger`).
+    Int8,
+}
+
 /// Where the files come from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
@@ -75,6 +88,9 @@ pub enum Source {
         requirements: String,
         #[serde(default)]
         overlay: Option<String>,
+        /// More arguments for the script (which layers a quantiser keeps in f32, say).
+        #[serde(default)]
+        args: Vec<String>,
     },
     /// Trained here and committed under `models/bundled/<id>/`; the files are compiled into the
     /// binary and "fetching" writes them into the cache.
@@ -226,6 +242,15 @@ impl Task {
             Task::Classification => "classification",
             Task::Runtime => "runtime",
             Task::Lexicon => "lexicon",
+        }
+    }
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
         }
     }
 }

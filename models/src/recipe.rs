@@ -2,7 +2,8 @@
 //!
 //! The scripts live in `models/build/` and are compiled into the binary, so `eiq` needs no
 //! checkout. A recipe script takes `--weights-dir` (the `from` model's folder) and `--out` (the one
-//! file it writes), and runs in a venv made from pinned requirements, cached per requirements hash.
+//! file it writes), then the manifest's `args`, and runs in a venv made from pinned requirements,
+//! cached per requirements hash.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +15,8 @@ use crate::fetch::run_client;
 const RECIPE_FILES: &[(&str, &str)] = &[
     ("minilm_onnx_f32.py", include_str!("../build/minilm_onnx_f32.py")),
     ("requirements.txt", include_str!("../build/requirements.txt")),
+    ("quantize_int8.py", include_str!("../build/quantize_int8.py")),
+    ("requirements-quantize.txt", include_str!("../build/requirements-quantize.txt")),
 ];
 
 pub(crate) fn recipe_file(name: &str) -> Result<&'static str, String> {
@@ -28,6 +31,8 @@ pub(crate) fn recipe_file(name: &str) -> Result<&'static str, String> {
 pub(crate) struct Inputs<'a> {
     pub weights_dir: &'a Path,
     pub overlay: Option<&'a Path>,
+    /// The manifest's extra arguments, passed as they are.
+    pub args: &'a [String],
 }
 
 pub(crate) fn build(
@@ -51,6 +56,7 @@ pub(crate) fn build(
     if let Some(overlay) = inputs.overlay {
         command.arg("--overlay").arg(overlay);
     }
+    command.args(inputs.args);
     run_client(&mut command).map_err(|e| format!("running {script}: {e}"))
 }
 

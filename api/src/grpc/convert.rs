@@ -84,7 +84,13 @@ pub fn analysis(analysis: Analysis) -> pb::AnalyzeResponse {
             validation: h.validation,
         })
         .collect();
-    pb::AnalyzeResponse { model: analysis.model, model_version: analysis.model_version, results, heads }
+    pb::AnalyzeResponse {
+        model: analysis.model,
+        model_version: analysis.model_version,
+        precision: analysis.precision.into(),
+        results,
+        heads,
+    }
 }
 
 fn reason(Reason { category, score, decision, threshold, source, source_version, detail }: Reason) -> pb::Reason {
@@ -113,6 +119,7 @@ pub fn model(model: ModelSummary) -> pb::ModelInfo {
     pb::ModelInfo {
         task: model.task.into(),
         backend: model.backend.into(),
+        precision: model.precision.into(),
         dimensions: model.dimensions.map_or(0, |d| d as u32),
         max_sequence_length: model.max_sequence_length.map_or(0, |l| l as u32),
         licence: model.licence,

@@ -64,8 +64,10 @@ pub struct SpanBody {
 pub struct ModelInfo {
     pub model: String,
     pub version: String,
+    /// `f32` or `int8`: the number type of the encoder's matrix products.
+    pub precision: String,
     pub labels: Vec<String>,
-    /// `fine-tuned` or `frozen`.
+    /// `fine-tuned` or `frozen`, and for an int8 model how its weights were quantised.
     pub method: String,
     pub metric: String,
     /// The head's score on the task's validation split, in `metric`.

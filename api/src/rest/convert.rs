@@ -26,6 +26,7 @@ impl From<Analysis> for AnalyzeResponse {
                 let info = ModelInfo {
                     model: analysis.model.clone(),
                     version: analysis.model_version.clone(),
+                    precision: analysis.precision.into(),
                     labels: head.labels.clone(),
                     method: head.method.clone(),
                     metric: head.metric.clone(),
@@ -171,6 +172,7 @@ impl From<ModelSummary> for ModelCard {
             owned_by: "elevatediq".into(),
             task: model.task.into(),
             backend: model.backend.into(),
+            precision: model.precision.into(),
             dimensions: model.dimensions,
             max_sequence_length: model.max_sequence_length,
             licence: model.licence,

@@ -25,6 +25,8 @@ pub struct ModelCard {
     pub task: String,
     /// `candle` or `onnx`.
     pub backend: String,
+    /// `f32` or `int8`: the number type of the encoder's matrix products.
+    pub precision: String,
     pub dimensions: Option<usize>,
     pub max_sequence_length: Option<usize>,
     pub licence: String,

@@ -68,6 +68,8 @@ pub struct Analysis {
     pub model: String,
     /// First 12 hex digits of the model's weights sha256: changes whenever it is retrained.
     pub model_version: String,
+    /// `f32` or `int8`: the number type of the encoder's matrix products.
+    pub precision: &'static str,
     pub heads: Vec<HeadInfo>,
     pub results: Vec<TextAnalysis>,
 }
@@ -159,6 +161,7 @@ impl AnalysisService {
         Ok(Analysis {
             model: self.model.clone(),
             model_version: weights_sha.chars().take(12).collect(),
+            precision: served.model.manifest().precision.as_str(),
             heads: heads.iter().copied().map(head_info).collect(),
             results,
         })

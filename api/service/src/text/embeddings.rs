@@ -100,6 +100,8 @@ pub struct ModelSummary {
     pub task: &'static str,
     /// `candle` or `onnx`.
     pub backend: &'static str,
+    /// `f32` or `int8`: the number type of the encoder's matrix products.
+    pub precision: &'static str,
     pub dimensions: Option<usize>,
     pub max_sequence_length: Option<usize>,
     pub licence: String,
@@ -113,6 +115,7 @@ impl From<ModelStatus> for ModelSummary {
         Self {
             task: manifest.task.as_str(),
             backend: manifest.backend.as_str(),
+            precision: manifest.precision.as_str(),
             dimensions: manifest.encoder.as_ref().map(|e| e.dimensions),
             max_sequence_length: manifest.encoder.as_ref().map(|e| e.max_sequence_length),
             state: status.state,

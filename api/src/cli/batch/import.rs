@@ -24,14 +24,14 @@ pub fn run(args: &BatchImportArgs) -> anyhow::Result<String> {
             summary.push_str(&format!("wrote {}\n", path.display()));
         }
         (None, Some(tenant)) => {
-            let store = HistoryStore::new(&args.data.dir());
+            let store = HistoryStore::new(&args.history.data.dir());
             let merges = step("storing", || Ok(store.merge(tenant, imported.posts)?))?;
             let added: usize = merges.iter().map(|m| m.added).sum();
             let updated: usize = merges.iter().map(|m| m.updated).sum();
             summary.push_str(&format!(
                 "tenant {tenant}: {added} posts added, {updated} updated, across {} accounts in {}\n",
                 merges.len(),
-                args.data.dir().display()
+                args.history.data.dir().display()
             ));
         }
         (None, None) => bail!("say where the posts go: --output FILE or --tenant NAME"),

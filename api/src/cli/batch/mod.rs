@@ -1,7 +1,8 @@
 //! `eiq batch …`: the same pipelines the server runs, over files, for analytics jobs.
 //!
 //! Every command reads a history the same way ([`load_history`]): a file in any supported
-//! format, a folder of rtweet's recorded API responses, or a seeded synthetic history.
+//! format, a folder of rtweet's recorded API responses, a tenant's stored history (what the
+//! server imported), or a seeded synthetic history.
 
 mod analyze;
 mod best_times;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use eiq_datasets::{Imported, SyntheticConfig};
-use eiq_features::{HistoryFormat, ImportOptions};
+use eiq_features::{HistoryFormat, HistoryStore, ImportOptions};
 
 pub use analyze::run as analyze;
 pub use best_times::run as best_times;
@@ -37,14 +38,27 @@ pub fn load_history(input: &HistoryInput) -> anyhow::Result<Imported> {
         timezone: input.timezone.clone(),
         ..ImportOptions::default()
     };
-    let imported = load_source(&input.input, input.format.as_deref(), &options)?;
+    let imported = load_source(&input.input, input.format.as_deref(), &options, &input.data.dir())?;
     report_row_errors(&imported);
     Ok(imported)
 }
 
-fn load_source(source: &str, format: Option<&str>, options: &ImportOptions) -> anyhow::Result<Imported> {
+fn load_source(
+    source: &str,
+    format: Option<&str>,
+    options: &ImportOptions,
+    data_dir: &Path,
+) -> anyhow::Result<Imported> {
     if let Some(spec) = source.strip_prefix("synthetic") {
         return Ok(Imported { posts: synthetic(spec)?.posts, ..Imported::default() });
+    }
+    if let Some(tenant) = source.strip_prefix("tenant:") {
+        let stored = HistoryStore::new(data_dir).load_tenant(tenant)?;
+        let posts = eiq_features::stored_posts(&stored)?;
+        if posts.is_empty() {
+            bail!("tenant `{tenant}` has no stored history in {}", data_dir.display());
+        }
+        return Ok(Imported { posts, ..Imported::default() });
     }
     let path = Path::new(source);
     if path.is_dir() {

@@ -19,6 +19,7 @@ pub fn run(args: &BatchTrainArgs) -> anyhow::Result<String> {
             strict: false,
             account_id: None,
             timezone: args.timezone.clone(),
+            data: args.data.clone(),
         };
         let imported = load_history(&history)?;
         let posts = eiq_features::posts_to_frame(&imported.posts)?;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Quantise an f32 MiniLM ONNX graph (models/build/minilm_onnx_f32.py's output) to int8.
 
-The variants the int8 accuracy gate (int8_heads.py, run_int8_gate.sh) measures; none is served
-yet (see benches/README.md, "int8 text model: variants and the accuracy gate").
+The recipe of the catalogue's built int8 models (`tweet-minilm-l6-v1-int8`,
+`minilm-l6-v2-onnx-int8`), and of the variants the accuracy gate measures
+(benches/python/run_int8_gate.sh; benches/README.md, "int8 text model").
 
 ONNX Runtime's dynamic quantisation: every MatMul's weights become per-channel (per output
 column) symmetric int8, activations are quantised per batch at run time (u8), and the products
@@ -12,7 +13,14 @@ requirements, and is byte-for-byte reproducible.
 
 `--keep-f32 PART ...` keeps in f32 every MatMul whose weight's name contains one of the parts
 (`encoder.layer.5.`, `output.dense`), through ONNX Runtime's `nodes_to_exclude`: the layers whose
-quantisation costs accuracy.
+quantisation costs accuracy. The default is the served variant: every feed-forward
+down-projection (`encoder.layer.N.output.dense`, whose inputs are GELU outputs with long tails)
+stays f32; `--keep-f32` with no parts quantises every MatMul.
+
+Weights use 7 bits (`reduce_range`) unless `--full-range`: on x86 CPUs without VNNI, ONNX
+Runtime's u8 × s8 kernel adds pairs of products in 16 bits (VPMADDUBSW), which saturates with full
+8-bit weights, so the same graph would give different, worse answers on those CPUs than on CPUs
+with VNNI. With 7-bit weights a pair's sum always fits, and every x86 CPU computes the same thing.
 
 Usage: python quantize_int8.py --weights-dir DIR --out FILE [--keep-f32 PART ...]
 (DIR holds model.onnx.)
@@ -27,6 +35,9 @@ import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 
+SERVED_KEEP_F32 = [f"encoder.layer.{layer}.output.dense" for layer in range(6)]
+
+
 def matmuls_to_keep(model_path, parts):
     """Names of the MatMul nodes whose weight (second input) names contain one of `parts`."""
     graph = onnx.load(model_path, load_external_data=False).graph
@@ -37,7 +48,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights-dir", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--keep-f32", nargs="*", default=[])
+    parser.add_argument("--keep-f32", nargs="*", default=SERVED_KEEP_F32)
+    parser.add_argument("--full-range", action="store_true", help="8-bit weights instead of 7 (see above)")
     args = parser.parse_args()
     # Its advice to pre-process applies to static quantisation of convolutional models.
     logging.getLogger().setLevel(logging.ERROR)
@@ -50,6 +62,7 @@ def main():
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul"],
         nodes_to_exclude=keep,
+        reduce_range=not args.full_range,
     )
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(keep)} MatMuls kept in f32, sha256 {digest})")

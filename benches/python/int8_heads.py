@@ -120,9 +120,10 @@ def main():
         gold = np.array([int(line) for line in (folder / "val_labels.txt").read_text().split()])
         data[task] = (texts, gold)
     graphs = [("f32", args.f32)] + [(Path(p).name, p) for p in args.int8]
+    digests = {name: hashlib.sha256(Path(path).read_bytes()).hexdigest() for name, path in graphs}
     embedded = {}
     for name, path in graphs:
-        cached = args.vectors_cache and args.vectors_cache / f"{hashlib.sha256(Path(path).read_bytes()).hexdigest()}.npz"
+        cached = args.vectors_cache and args.vectors_cache / f"{digests[name]}.npz"
         if cached and cached.exists():
             embedded[name] = dict(np.load(cached))
             continue
@@ -135,9 +136,8 @@ def main():
             cached.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cached, **embedded[name])
     reference = embedded["f32"]
-    for name, path in graphs[1:]:
+    for name, _ in graphs[1:]:
         print(f"\n{name} against f32")
-        graph_sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         passed, recalibrated = True, []
         for task, (_, gold) in data.items() if heads else ():
             head, labels, metric = heads[task], len(heads[task]["labels"]), METRICS[task]
@@ -151,7 +151,7 @@ def main():
             int8 = score(metric, gold, theirs, labels)
             provenance = {**head["provenance"], "method": "fine-tuned, int8 weights (dynamic, per channel)",
                           "precision": "int8", "prior_shift": shift, "validation": int8 / 100,
-                          "f32_validation": f32 / 100, "int8_graph_sha256": graph_sha256}
+                          "f32_validation": f32 / 100, "int8_graph_sha256": digests[name]}
             recalibrated.append({**head, "bias": [float(b) for b in bias], "provenance": provenance})
             low, high = paired_interval(metric, gold, ours, theirs, labels)
             passed &= abs(int8 - f32) <= MAX_DIFF_POINTS

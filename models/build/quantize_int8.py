@@ -13,9 +13,9 @@ requirements, and is byte-for-byte reproducible.
 
 `--keep-f32 PART ...` keeps in f32 every MatMul whose weight's name contains one of the parts
 (`encoder.layer.5.`, `output.dense`), through ONNX Runtime's `nodes_to_exclude`: the layers whose
-quantisation costs accuracy. The default is the served variant: every feed-forward
-down-projection (`encoder.layer.N.output.dense`, whose inputs are GELU outputs with long tails)
-stays f32; `--keep-f32` with no parts quantises every MatMul.
+quantisation costs accuracy, such as the feed-forward down-projections
+(`encoder.layer.N.output.dense`, whose inputs are GELU outputs with long tails). Each catalogue
+manifest names its own parts in `args`; without `--keep-f32` every MatMul is quantised.
 
 Weights use 7 bits (`reduce_range`) unless `--full-range`: on x86 CPUs without VNNI, ONNX
 Runtime's u8 × s8 kernel adds pairs of products in 16 bits (VPMADDUBSW), which saturates with full
@@ -35,9 +35,6 @@ import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 
-SERVED_KEEP_F32 = [f"encoder.layer.{layer}.output.dense" for layer in range(6)]
-
-
 def matmuls_to_keep(model_path, parts):
     """Names of the MatMul nodes whose weight (second input) names contain one of `parts`."""
     graph = onnx.load(model_path, load_external_data=False).graph
@@ -48,7 +45,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights-dir", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--keep-f32", nargs="*", default=SERVED_KEEP_F32)
+    parser.add_argument("--keep-f32", nargs="*", default=[])
     parser.add_argument("--full-range", action="store_true", help="8-bit weights instead of 7 (see above)")
     args = parser.parse_args()
     # Its advice to pre-process applies to static quantisation of convolutional models.

@@ -11,7 +11,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("elevatediq_descriptor.bin"))
         .codec_path("crate::codec::ClientErrorCodec")
         .compile_protos(
-            &["elevatediq/v1/embeddings.proto", "elevatediq/v1/text.proto", "elevatediq/v1/engagement.proto"],
+            &[
+                "elevatediq/v1/embeddings.proto",
+                "elevatediq/v1/text.proto",
+                "elevatediq/v1/engagement.proto",
+                "elevatediq/v1/posts.proto",
+            ],
             &["."],
         )?;
     // grpc.health.v1 through the same codec, so an undecodable health check is INVALID_ARGUMENT

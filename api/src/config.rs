@@ -382,7 +382,7 @@ pub struct ServeArgs {
     pub catalogue: CatalogueArgs,
 }
 
-/// Where tenants' post histories and trained forecasters live.
+/// Where tenants' post histories, trained forecasters and platform-rule overrides live.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Data folder [default: the user's data dir, e.g. ~/.local/share/eiq].

@@ -18,6 +18,7 @@ mod rtweet;
 mod semeval;
 mod synthetic;
 mod tweeteval;
+pub mod twitter_text;
 
 pub use canonical::{
     MAX_ACCOUNT_ID_BYTES, MAX_COUNT, POST_COLUMNS, REQUIRED_COLUMNS, format_time, import_csv, import_json_lines, now,

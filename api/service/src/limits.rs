@@ -13,6 +13,9 @@ pub use eiq_datasets::{MAX_ACCOUNT_ID_BYTES, MAX_COUNT};
 pub use eiq_features::ImportLimits;
 pub use eiq_features::best_times::{MAX_BLACKOUTS, MAX_TOP_K};
 
+pub use crate::posts::{
+    MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_POST_BYTES, MAX_RULE_VALUE, MAX_TITLE_BYTES,
+};
 pub use crate::text::{MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS};
 
 /// Longest text, in bytes, of one item: a post to analyse, gate, embed or forecast. Every

@@ -8,6 +8,7 @@ use std::time::Duration;
 use eiq_inference::{Lexicon, ModelRegistry};
 
 use crate::engagement::{self, ForecastService, HistoryService, ImportSettings};
+use crate::posts::PostRulesService;
 use crate::text::{AnalysisService, EmbeddingService, GateService, PolicyBook};
 
 /// Every capability; cheap to clone (each service is a handle).
@@ -18,6 +19,7 @@ pub struct Services {
     pub gate: GateService,
     pub history: HistoryService,
     pub forecast: ForecastService,
+    pub posts: PostRulesService,
 }
 
 /// What the services are built from (in the server, from `eiq serve`'s flags).
@@ -33,7 +35,7 @@ pub struct ServicesConfig {
     pub policies: PolicyBook,
     /// How long the gate waits for the model before failing closed.
     pub gate_timeout: Duration,
-    /// Where histories and trained forecasters are kept.
+    /// Where histories, trained forecasters and tenants' platform overrides are kept.
     pub data_dir: PathBuf,
     pub imports: ImportSettings,
 }
@@ -43,7 +45,8 @@ impl Services {
         let embeddings = EmbeddingService::new(Arc::clone(&config.registry), config.max_inputs);
         let analysis = AnalysisService::new(config.registry, config.text_model, config.profanity, config.max_inputs);
         let gate = GateService::new(analysis.clone(), config.policies, config.gate_timeout);
+        let posts = PostRulesService::new(&config.data_dir);
         let (history, forecast) = engagement::open(&config.data_dir, config.imports);
-        Self { embeddings, analysis, gate, history, forecast }
+        Self { embeddings, analysis, gate, history, forecast, posts }
     }
 }

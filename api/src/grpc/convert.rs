@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use eiq_features::best_times::{BestTimes, Slot};
 use eiq_proto::v1 as pb;
 use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::posts::{EffectiveRules, Length, MediaDescription, PostCheck, PostCheckRequest, RuleOverride};
 use eiq_service::text::{
     Analysis, Decision, GateVerdict, ModelSummary, Policy, PolicyChoice, Reason, Span, Thresholds,
 };
@@ -201,5 +202,94 @@ pub fn best_times(best: BestTimes, include_grid: bool) -> pb::BestTimesResponse 
         timezone: best.timezone.unwrap_or_default(),
         resolution_minutes: best.resolution_minutes,
         account_posts: best.account_posts as u64,
+    }
+}
+
+pub fn post_check_request(request: pb::CheckPostRequest) -> PostCheckRequest {
+    let media = request
+        .media
+        .into_iter()
+        .map(|item| MediaDescription {
+            kind: item.r#type,
+            width: item.width,
+            height: item.height,
+            duration_s: item.duration_s,
+            bytes: item.bytes,
+        })
+        .collect();
+    PostCheckRequest { text: request.text, platform: request.platform, title: request.title, media }
+}
+
+fn post_length(length: Length) -> pb::PostLength {
+    pb::PostLength { unit: length.unit.as_str().to_string(), used: length.used as u64, limit: length.limit as u64 }
+}
+
+pub fn post_check(check: PostCheck) -> pb::CheckPostResponse {
+    pb::CheckPostResponse {
+        platform: check.platform,
+        length: Some(post_length(check.length)),
+        valid: check.valid,
+        violations: check
+            .violations
+            .into_iter()
+            .map(|v| pb::Violation { rule: v.rule.to_string(), message: v.message, limit: v.limit, actual: v.actual })
+            .collect(),
+        hashtags: check.hashtags,
+        mentions: check.mentions,
+        urls: check.urls,
+        title: check.title.map(post_length),
+    }
+}
+
+/// An override's numbers; one past `usize` stays too big, for the service to refuse.
+pub fn rule_override(change: pb::PlatformOverride) -> RuleOverride {
+    let size = |value: Option<u64>| value.map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+    RuleOverride {
+        limit: size(change.limit),
+        url_length: size(change.url_length),
+        max_bytes: size(change.max_bytes),
+        title_limit: size(change.title_limit),
+        max_hashtags: size(change.max_hashtags),
+        max_mentions: size(change.max_mentions),
+        max_urls: size(change.max_urls),
+        max_media_items: size(change.max_media_items),
+    }
+}
+
+pub fn platform_info(effective: EffectiveRules) -> pb::PlatformInfo {
+    let EffectiveRules { rules, overrides } = effective;
+    let count = |value: Option<usize>| value.map(|v| v as u64);
+    let media = (rules.media.kinds())
+        .map(|(kind, limits)| pb::MediaKindRules {
+            r#type: kind.as_str().to_string(),
+            max_items: limits.max_items as u64,
+            max_bytes: limits.max_bytes,
+            min_duration_s: limits.min_duration_s,
+            max_duration_s: limits.max_duration_s,
+            min_aspect_ratio: limits.min_aspect_ratio,
+            max_aspect_ratio: limits.max_aspect_ratio,
+        })
+        .collect();
+    pb::PlatformInfo {
+        overridden: overrides.overridden().into_iter().map(str::to_string).collect(),
+        id: rules.id,
+        name: rules.name,
+        unit: rules.unit.as_str().to_string(),
+        limit: rules.limit as u64,
+        url_length: count(rules.url_length),
+        max_bytes: count(rules.max_bytes),
+        title_limit: count(rules.title_limit),
+        max_hashtags: count(rules.max_hashtags),
+        max_mentions: count(rules.max_mentions),
+        max_urls: count(rules.max_urls),
+        hashtags_ignored_over: count(rules.hashtags_ignored_over),
+        min_media_items: rules.media.min_items as u64,
+        max_media_items: rules.media.max_items as u64,
+        media_mixed: rules.media.mixed,
+        media,
+        source: rules.source,
+        as_of: rules.as_of,
+        media_source: rules.media.source,
+        media_as_of: rules.media.as_of,
     }
 }

@@ -4,6 +4,7 @@
 mod convert;
 mod embeddings;
 mod engagement;
+mod posts;
 mod text;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use eiq_inference::ModelRegistry;
 use eiq_proto::v1::embeddings_server::EmbeddingsServer;
 use eiq_proto::v1::engagement_server::EngagementServer;
+use eiq_proto::v1::posts_server::PostsServer;
 use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
@@ -18,7 +20,7 @@ use tonic_health::ServingStatus;
 use eiq_service::Services;
 
 pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
-    let Services { embeddings, analysis, gate, history, forecast } = services;
+    let Services { embeddings, analysis, gate, history, forecast, posts } = services;
     let registry = Arc::clone(embeddings.registry());
     // The project's codec, not tonic-health's: an undecodable check is INVALID_ARGUMENT.
     let (health_reporter, health) = eiq_proto::health::health_reporter();
@@ -39,12 +41,14 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
         TextIntelligenceServer::new(text::GrpcText::new(analysis, gate)).max_decoding_message_size(max_message_bytes);
     let engagement = EngagementServer::new(engagement::GrpcEngagement::new(history, forecast))
         .max_decoding_message_size(max_message_bytes);
+    let posts = PostsServer::new(posts::GrpcPosts::new(posts)).max_decoding_message_size(max_message_bytes);
     Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
         .add_service(text)
         .add_service(engagement)
+        .add_service(posts)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

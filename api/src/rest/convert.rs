@@ -3,6 +3,7 @@
 use eiq_datasets::format_time;
 use eiq_features::best_times::{BestTimes, Slot};
 use eiq_service::engagement::{ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::posts::{EffectiveRules, Length, PostCheck};
 use eiq_service::text::{Analysis, GateVerdict, ModelSummary, Reason, Span};
 
 use super::accounts::{BestTimesResponse, ForecastModelBody, ForecastResponse, SlotBody, TimedForecastBody};
@@ -10,6 +11,7 @@ use super::analyze::{AnalyzeResponse, AnalyzeResult, ModelInfo, SpanBody, TaskRe
 use super::gate::{GateResponse, ReasonBody};
 use super::history::{AccountImportBody, ImportResponse, RowErrorBody};
 use super::models::ModelCard;
+use super::posts::{CheckResponse, LengthBody, MediaKindBody, MediaRulesBody, PlatformBody, ViolationBody};
 
 impl From<Span> for SpanBody {
     fn from(span: Span) -> Self {
@@ -178,6 +180,72 @@ impl From<ModelSummary> for ModelCard {
             licence: model.licence,
             upstream: model.upstream,
             state: model.state.to_string(),
+        }
+    }
+}
+
+impl From<Length> for LengthBody {
+    fn from(length: Length) -> Self {
+        Self { unit: length.unit.as_str().into(), used: length.used, limit: length.limit }
+    }
+}
+
+impl From<PostCheck> for CheckResponse {
+    fn from(check: PostCheck) -> Self {
+        Self {
+            platform: check.platform,
+            length: check.length.into(),
+            title: check.title.map(LengthBody::from),
+            valid: check.valid,
+            violations: check
+                .violations
+                .into_iter()
+                .map(|v| ViolationBody { rule: v.rule.into(), message: v.message, limit: v.limit, actual: v.actual })
+                .collect(),
+            hashtags: check.hashtags,
+            mentions: check.mentions,
+            urls: check.urls,
+        }
+    }
+}
+
+impl From<EffectiveRules> for PlatformBody {
+    fn from(effective: EffectiveRules) -> Self {
+        let EffectiveRules { rules, overrides } = effective;
+        let kinds = (rules.media.kinds())
+            .map(|(kind, limits)| MediaKindBody {
+                kind: kind.as_str().into(),
+                max_items: limits.max_items,
+                max_bytes: limits.max_bytes,
+                min_duration_s: limits.min_duration_s,
+                max_duration_s: limits.max_duration_s,
+                min_aspect_ratio: limits.min_aspect_ratio,
+                max_aspect_ratio: limits.max_aspect_ratio,
+            })
+            .collect();
+        Self {
+            overridden: overrides.overridden().into_iter().map(String::from).collect(),
+            id: rules.id,
+            name: rules.name,
+            unit: rules.unit.as_str().into(),
+            limit: rules.limit,
+            url_length: rules.url_length,
+            max_bytes: rules.max_bytes,
+            title_limit: rules.title_limit,
+            max_hashtags: rules.max_hashtags,
+            max_mentions: rules.max_mentions,
+            max_urls: rules.max_urls,
+            hashtags_ignored_over: rules.hashtags_ignored_over,
+            media: MediaRulesBody {
+                min_items: rules.media.min_items,
+                max_items: rules.media.max_items,
+                mixed: rules.media.mixed,
+                kinds,
+                source: rules.media.source,
+                as_of: rules.media.as_of,
+            },
+            source: rules.source,
+            as_of: rules.as_of,
         }
     }
 }

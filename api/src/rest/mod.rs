@@ -17,6 +17,7 @@ mod models;
 mod moderations;
 mod openapi;
 mod perspective;
+mod posts;
 mod texts;
 
 use std::sync::Arc;
@@ -51,6 +52,9 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize) -> OpenApiRouter<AppSt
         .routes(routes!(moderations::create))
         .routes(routes!(perspective::analyze))
         .routes(routes!(gate::check))
+        .routes(routes!(posts::check))
+        .routes(routes!(posts::list_platforms))
+        .routes(routes!(posts::set_platform))
         .routes(routes!(accounts::forecast))
         .routes(routes!(accounts::best_times, accounts::best_times_query))
         .routes(routes!(health::alive))

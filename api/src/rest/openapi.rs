@@ -21,7 +21,10 @@ pub async fn document(State(state): State<AppState>) -> Json<utoipa::openapi::Op
 
 #[cfg(test)]
 mod tests {
-    use eiq_service::limits::{MAX_BLACKOUTS, MAX_CANDIDATES, MAX_TEXT_BYTES, MAX_TOP_K};
+    use eiq_service::limits::{
+        MAX_BLACKOUTS, MAX_CANDIDATES, MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_POST_BYTES,
+        MAX_RULE_VALUE, MAX_TEXT_BYTES, MAX_TITLE_BYTES, MAX_TOP_K,
+    };
 
     /// utoipa takes only literals: this keeps the documented maxima equal to the enforced ones.
     #[test]
@@ -42,5 +45,14 @@ mod tests {
             .cloned()
             .unwrap();
         assert_eq!(query["schema"]["maximum"], MAX_TOP_K as f64, "{query}");
+        let check = &schemas["CheckBody"]["properties"];
+        assert_eq!(check["text"]["maxLength"], MAX_POST_BYTES);
+        assert_eq!(check["title"]["maxLength"], MAX_TITLE_BYTES);
+        assert_eq!(check["media"]["maxItems"], MAX_MEDIA_ITEMS);
+        let media = &schemas["MediaBody"]["properties"];
+        assert_eq!(media["width"]["maximum"], f64::from(MAX_MEDIA_PIXELS_SIDE), "{media}");
+        assert_eq!(media["duration_s"]["maximum"], MAX_MEDIA_DURATION_S, "{media}");
+        let change = &schemas["OverrideBody"]["properties"];
+        assert_eq!(change["limit"]["maximum"], MAX_RULE_VALUE as f64, "{change}");
     }
 }

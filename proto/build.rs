@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "elevatediq/v1/text.proto",
                 "elevatediq/v1/engagement.proto",
                 "elevatediq/v1/posts.proto",
+                "elevatediq/v1/captions.proto",
             ],
             &["."],
         )?;

@@ -323,9 +323,20 @@ pub struct ServeArgs {
         long,
         env = "EIQ_MODELS",
         value_delimiter = ',',
-        default_value = "tweet-minilm-l6-v1-int8,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8"
+        default_value = "tweet-minilm-l6-v1-int8,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8,smollm2-135m-instruct"
     )]
     pub models: Vec<String>,
+    /// Generation model behind /v1/captions:generate (load it with --models); without it,
+    /// captions are fitted by rules and labelled so.
+    #[arg(long, env = "EIQ_CAPTION_MODEL", default_value = "smollm2-135m-instruct")]
+    pub caption_model: String,
+    /// Generation requests that may wait behind the running one; more are refused with 429.
+    #[arg(long, env = "EIQ_MAX_GENERATION_QUEUE", default_value_t = 8, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub max_generation_queue: usize,
+    /// Longest a caption request may take (milliseconds), queueing included; past it, the
+    /// variants still running end with what they have and are fitted.
+    #[arg(long, env = "EIQ_CAPTION_TIMEOUT_MS", default_value_t = 60_000)]
+    pub caption_timeout_ms: u64,
     /// Classification model behind /v1/analyze, the moderation endpoints and the gate (load it with --models).
     #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-int8")]
     pub text_model: String,
@@ -402,6 +413,7 @@ impl ServeArgs {
         LoadOptions {
             threads: self.threads.unwrap_or(cores).max(1),
             cache_entries: self.vector_cache,
+            generation_queue: self.max_generation_queue,
             batcher: BatcherConfig {
                 max_batch_tokens: self.max_batch_tokens.max(1),
                 max_batch_size: self.max_batch_size.max(1),

@@ -85,6 +85,12 @@ fn classify(err: &ServiceError) -> Classification {
             E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {
                 (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "model_not_found")
             }
+            E::WrongKind { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                tonic::Code::InvalidArgument,
+                "invalid_request_error",
+                "wrong_model_kind",
+            ),
             E::QueueFull { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "queue_full")
             }
@@ -166,17 +172,24 @@ pub struct ErrorDetail {
     pub param: Option<String>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The REST error body of this error.
+    pub fn body(&self) -> ErrorBody {
         let c = self.classify();
-        let (status, kind, code, retry_after) = (c.status, c.kind, c.code, c.retry_after_seconds);
         let message = self.client_message(Protocol::Rest);
-        let param = match &self {
+        let param = match self {
             ApiError::Service(err) => err.param().map(truncated_param),
             ApiError::Rejected { .. } => None,
         };
-        let body = ErrorBody { error: ErrorDetail { message, kind: kind.into(), code: code.into(), param } };
-        let mut response = (status, Json(body)).into_response();
+        ErrorBody { error: ErrorDetail { message, kind: c.kind.into(), code: c.code.into(), param } }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let c = self.classify();
+        let (status, retry_after) = (c.status, c.retry_after_seconds);
+        let mut response = (status, Json(self.body())).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -15,4 +15,5 @@ pub mod principal;
 mod request_body;
 pub mod rest;
 pub mod server;
+mod streaming;
 pub mod telemetry;

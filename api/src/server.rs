@@ -79,6 +79,8 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
         max_inputs: args.max_inputs,
         policies,
         gate_timeout: Duration::from_millis(args.gate_timeout_ms),
+        caption_model: args.caption_model.clone(),
+        caption_timeout: Duration::from_millis(args.caption_timeout_ms),
         data_dir: args.data.dir(),
         imports: ImportSettings {
             root: args.import_root.clone(),

@@ -7,6 +7,11 @@ pub enum InferenceError {
     #[error("model `{0}` is not served here")]
     ModelNotServed(String),
 
+    /// The model is served, but as another kind (an encoder asked to generate, say); `is` and
+    /// `wanted` read "an encoder", "a generator".
+    #[error("model `{model}` is {is}, not {wanted}")]
+    WrongKind { model: String, is: &'static str, wanted: &'static str },
+
     #[error("model `{0}` is still loading")]
     ModelLoading(String),
 

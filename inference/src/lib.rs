@@ -4,7 +4,8 @@
 //! [`Batcher`] queues them and forms batches by a token budget and a short wait, and an
 //! [`Encoder`] backend (candle or ONNX Runtime) runs the transformer. Pooling lives outside the
 //! backends so both pool identically. [`ModelRegistry`] owns what is loaded. [`Lexicon`] is the
-//! word-list detector that runs beside the models. [`tiny`] builds a small model in code, for tests
+//! word-list detector that runs beside the models. [`generate`] is the generation server: a GGUF
+//! chat model behind its own queue. [`tiny`] builds a small model in code, for tests
 //! and benchmarks that need no fetched files.
 
 mod backend;
@@ -13,6 +14,7 @@ mod batcher;
 mod cache;
 mod classifier;
 mod error;
+pub mod generate;
 mod lexicon;
 mod model;
 mod pooling;
@@ -34,5 +36,5 @@ pub use lexicon::{Lexicon, LexiconMatch};
 pub use model::EmbeddingModel;
 pub use pooling::mean_pool_normalized;
 pub use registry::{LoadOptions, ModelRegistry, ModelState, ModelStatus};
-pub use served::{Served, ServedEncoder};
+pub use served::{Served, ServedEncoder, ServedGenerator};
 pub use tokenize::{TextTokenizer, Tokenized};

@@ -42,10 +42,10 @@ impl EmbeddingModel {
                     Box::new(CandleEncoder::load(&config, &weights, None)?)
                 }
             },
-            Backend::Lexicon => {
+            Backend::Lexicon | Backend::Gguf => {
                 return Err(InferenceError::Backend {
-                    backend: "lexicon",
-                    reason: format!("`{}` is a word list, not an encoder", manifest.id),
+                    backend: manifest.backend.as_str(),
+                    reason: format!("`{}` is a {} model, not an encoder", manifest.id, manifest.task.as_str()),
                 });
             }
             Backend::Onnx => {

@@ -10,7 +10,8 @@ use std::sync::{Arc, RwLock};
 use eiq_models::{Catalogue, Manifest, ModelCache, ResolvedModel, Task};
 use tokio::sync::watch;
 
-use crate::{BatcherConfig, Classifier, EmbeddingModel, InferenceError, Served, ServedEncoder};
+use crate::generate::{GenerationQueue, GgufGenerator};
+use crate::{BatcherConfig, Classifier, EmbeddingModel, InferenceError, Served, ServedEncoder, ServedGenerator};
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -19,6 +20,8 @@ pub struct LoadOptions {
     pub batcher: BatcherConfig,
     /// Sentence vectors remembered per model, by exact text (0: none).
     pub cache_entries: usize,
+    /// Generation requests that may wait behind the running one, per generator.
+    pub generation_queue: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,21 @@ fn load_heads(resolved: &ResolvedModel) -> Result<Option<Classifier>, InferenceE
     Classifier::from_file(&path, dimensions).map(Some)
 }
 
+/// Loads one resolved model as the kind its task says.
+fn load(resolved: &ResolvedModel, options: &LoadOptions) -> Result<Served, InferenceError> {
+    if resolved.manifest.task == Task::Generation {
+        let weights = resolved.path(eiq_models::FileRole::Weights).ok_or_else(|| InferenceError::ModelFailed {
+            model: resolved.manifest.id.clone(),
+            reason: "it lists no GGUF file".into(),
+        })?;
+        let generator = GgufGenerator::load(&resolved.manifest.id, &weights)?;
+        let queue = GenerationQueue::start(generator, options.generation_queue);
+        return Ok(Served::Generator(Arc::new(ServedGenerator { manifest: resolved.manifest.clone(), queue })));
+    }
+    let (model, classifier) = (EmbeddingModel::load(resolved, options.threads)?, load_heads(resolved)?);
+    Ok(Served::Encoder(Arc::new(ServedEncoder::new(model, classifier, options))))
+}
+
 enum Slot {
     Loading(Manifest),
     Ready(Served),
@@ -70,16 +88,16 @@ pub struct ModelRegistry {
 }
 
 impl ModelRegistry {
-    /// Registers `ids` as loading. Each must be an embedding model of the catalogue, and
-    /// `default_model` one of them.
+    /// Registers `ids` as loading. Each must be an embedding, classification or generation model
+    /// of the catalogue, and `default_model` one of them.
     pub fn new(catalogue: &Catalogue, ids: &[String], default_model: &str) -> Result<Arc<Self>, InferenceError> {
         let mut slots = BTreeMap::new();
         for id in ids {
             let manifest = catalogue.get(id)?;
-            if !matches!(manifest.task, Task::Embedding | Task::Classification) {
+            if !matches!(manifest.task, Task::Embedding | Task::Classification | Task::Generation) {
                 return Err(InferenceError::ModelFailed {
                     model: id.clone(),
-                    reason: format!("it is a {} entry, not an encoder", manifest.task.as_str()),
+                    reason: format!("it is a {} entry, not a model this server runs", manifest.task.as_str()),
                 });
             }
             slots.insert(id.clone(), Slot::Loading(manifest.clone()));
@@ -120,14 +138,11 @@ impl ModelRegistry {
                 let ids: Vec<String> = registry.read().keys().cloned().collect();
                 for id in ids {
                     let started = std::time::Instant::now();
-                    let loaded = cache
-                        .resolve(&catalogue, &id)
-                        .map_err(InferenceError::from)
-                        .and_then(|resolved| Ok((EmbeddingModel::load(&resolved, options.threads)?, load_heads(&resolved)?)));
+                    let loaded = cache.resolve(&catalogue, &id).map_err(InferenceError::from).and_then(|resolved| load(&resolved, &options));
                     let slot = match loaded {
-                        Ok((model, classifier)) => {
-                            tracing::info!(model = %id, backend = model.backend(), elapsed = ?started.elapsed(), "model ready");
-                            Slot::Ready(Served::Encoder(Arc::new(ServedEncoder::new(model, classifier, &options))))
+                        Ok(served) => {
+                            tracing::info!(model = %id, backend = served.manifest().backend.as_str(), elapsed = ?started.elapsed(), "model ready");
+                            Slot::Ready(served)
                         }
                         Err(err) => {
                             tracing::error!(model = %id, error = %err, "model failed to load");
@@ -146,15 +161,31 @@ impl ModelRegistry {
         self.slots.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The ready encoder `id`, or why it cannot serve.
-    pub fn get_encoder(&self, id: &str) -> Result<Arc<ServedEncoder>, InferenceError> {
+    /// The ready model `id`, or why it cannot serve.
+    fn get(&self, id: &str) -> Result<Served, InferenceError> {
         match self.read().get(id) {
-            Some(Slot::Ready(Served::Encoder(encoder))) => Ok(encoder.clone()),
+            Some(Slot::Ready(served)) => Ok(served.clone()),
             Some(Slot::Loading(_)) => Err(InferenceError::ModelLoading(id.to_string())),
             Some(Slot::Failed(_, reason)) => {
                 Err(InferenceError::ModelFailed { model: id.to_string(), reason: reason.clone() })
             }
             None => Err(InferenceError::ModelNotServed(id.to_string())),
+        }
+    }
+
+    /// The ready encoder `id`, or why it cannot serve.
+    pub fn get_encoder(&self, id: &str) -> Result<Arc<ServedEncoder>, InferenceError> {
+        match self.get(id)? {
+            Served::Encoder(encoder) => Ok(encoder),
+            other => Err(InferenceError::WrongKind { model: id.to_string(), is: other.kind(), wanted: "an encoder" }),
+        }
+    }
+
+    /// The ready generator `id`, or why it cannot serve.
+    pub fn get_generator(&self, id: &str) -> Result<Arc<ServedGenerator>, InferenceError> {
+        match self.get(id)? {
+            Served::Generator(generator) => Ok(generator),
+            other => Err(InferenceError::WrongKind { model: id.to_string(), is: other.kind(), wanted: "a generator" }),
         }
     }
 
@@ -202,7 +233,7 @@ mod tests {
     fn options(max_queue: usize) -> LoadOptions {
         let batcher =
             BatcherConfig { max_batch_tokens: 512, max_batch_size: 4, max_wait: Duration::from_millis(1), max_queue };
-        LoadOptions { threads: 1, batcher, cache_entries: 0 }
+        LoadOptions { threads: 1, batcher, cache_entries: 0, generation_queue: 1 }
     }
 
     fn texts(words: &[&str]) -> Vec<String> {

@@ -9,21 +9,38 @@ use std::sync::Arc;
 use eiq_models::Manifest;
 
 use crate::cache::CachedVector;
+use crate::generate::GenerationQueue;
 use crate::{Admission, Batcher, Classifier, EmbeddingModel, InferenceError, LoadOptions, Tokenized, VectorCache};
 
-/// A ready model, by what it serves. Each kind has its own queue in front of it; generators and
-/// image pipelines will be kinds of their own.
+/// A ready model, by what it serves. Each kind has its own queue in front of it; image
+/// pipelines will be a kind of their own.
 #[derive(Clone)]
 pub enum Served {
     Encoder(Arc<ServedEncoder>),
+    Generator(Arc<ServedGenerator>),
 }
 
 impl Served {
     pub fn manifest(&self) -> &Manifest {
         match self {
             Served::Encoder(encoder) => encoder.model.manifest(),
+            Served::Generator(generator) => &generator.manifest,
         }
     }
+
+    /// What the model is, for errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Served::Encoder(_) => "an encoder",
+            Served::Generator(_) => "a generator",
+        }
+    }
+}
+
+/// A ready generator with its queue (the generation server).
+pub struct ServedGenerator {
+    pub manifest: Manifest,
+    pub queue: GenerationQueue,
 }
 
 /// A ready encoder with the queue in front of it, and its heads if it is a classification model.

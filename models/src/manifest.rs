@@ -47,6 +47,8 @@ pub enum Task {
     Runtime,
     /// A word list for lexical detectors.
     Lexicon,
+    /// A chat model that writes text (captions), token by token.
+    Generation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,6 +58,8 @@ pub enum Backend {
     Onnx,
     /// Plain-text matching, no neural network.
     Lexicon,
+    /// A quantised llama-family model in one GGUF file, run by candle's `quantized_llama`.
+    Gguf,
 }
 
 /// The number type of an encoder's matrix products.
@@ -179,6 +183,12 @@ impl Manifest {
         if self.base.is_some() && self.backend != Backend::Candle {
             return Err("only a candle model can overlay a `base` model".into());
         }
+        if (self.task == Task::Generation) != (self.backend == Backend::Gguf) {
+            return Err("a generation model is a `gguf` model, and a `gguf` model generates".into());
+        }
+        if self.task == Task::Generation && self.file(FileRole::Weights).is_none() {
+            return Err("a generation model needs its GGUF file, with role = \"weights\"".into());
+        }
         if matches!(self.task, Task::Embedding | Task::Classification) {
             if self.encoder.is_none() {
                 return Err("an embedding model needs an [encoder] table".into());
@@ -242,6 +252,7 @@ impl Task {
             Task::Classification => "classification",
             Task::Runtime => "runtime",
             Task::Lexicon => "lexicon",
+            Task::Generation => "generation",
         }
     }
 }
@@ -261,6 +272,7 @@ impl Backend {
             Backend::Candle => "candle",
             Backend::Onnx => "onnx",
             Backend::Lexicon => "lexicon",
+            Backend::Gguf => "gguf",
         }
     }
 }

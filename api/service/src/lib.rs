@@ -4,9 +4,10 @@
 //! [`tenancy::Principal`] at their edge, call a service here, and render the result; validation,
 //! model selection, limits and metrics happen once, in this crate, which depends on no protocol
 //! crate. Failures are a typed [`ServiceError`] that each edge maps to its own status codes and
-//! words. Services are grouped by capability (`text`, `engagement`, `posts`) and listed once in
+//! words. Services are grouped by capability (`text`, `engagement`, `posts`, `captions`) and listed once in
 //! [`Services`].
 
+pub mod captions;
 pub mod engagement;
 mod error;
 pub mod limits;

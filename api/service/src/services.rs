@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use eiq_inference::{Lexicon, ModelRegistry};
 
+use crate::captions::CaptionService;
 use crate::engagement::{self, ForecastService, HistoryService, ImportSettings};
 use crate::posts::PostRulesService;
 use crate::text::{AnalysisService, EmbeddingService, GateService, PolicyBook};
@@ -20,6 +21,7 @@ pub struct Services {
     pub history: HistoryService,
     pub forecast: ForecastService,
     pub posts: PostRulesService,
+    pub captions: CaptionService,
 }
 
 /// What the services are built from (in the server, from `eiq serve`'s flags).
@@ -35,6 +37,10 @@ pub struct ServicesConfig {
     pub policies: PolicyBook,
     /// How long the gate waits for the model before failing closed.
     pub gate_timeout: Duration,
+    /// The generation model behind captions (rule-based fitting when it is not served).
+    pub caption_model: String,
+    /// Longest a caption request may take, queueing included.
+    pub caption_timeout: Duration,
     /// Where histories, trained forecasters and tenants' platform overrides are kept.
     pub data_dir: PathBuf,
     pub imports: ImportSettings,
@@ -43,10 +49,19 @@ pub struct ServicesConfig {
 impl Services {
     pub fn new(config: ServicesConfig) -> Self {
         let embeddings = EmbeddingService::new(Arc::clone(&config.registry), config.max_inputs);
+        let registry = Arc::clone(&config.registry);
         let analysis = AnalysisService::new(config.registry, config.text_model, config.profanity, config.max_inputs);
         let gate = GateService::new(analysis.clone(), config.policies, config.gate_timeout);
         let posts = PostRulesService::new(&config.data_dir);
+        let captions = CaptionService::new(
+            registry,
+            config.caption_model,
+            posts.clone(),
+            gate.clone(),
+            embeddings.clone(),
+            config.caption_timeout,
+        );
         let (history, forecast) = engagement::open(&config.data_dir, config.imports);
-        Self { embeddings, analysis, gate, history, forecast, posts }
+        Self { embeddings, analysis, gate, history, forecast, posts, captions }
     }
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use eiq_inference::{BatcherConfig, Lexicon, LoadOptions, tiny};
+use eiq_service::captions::{CaptionRequest, HashtagWish, Method, Origin};
 use eiq_service::engagement::ImportSettings;
+use eiq_service::tenancy::Principal;
 use eiq_service::text::{Decision, GateRequest, Policy, PolicyBook, PolicyChoice, Thresholds};
 use eiq_service::{Services, ServicesConfig};
 
@@ -26,7 +28,7 @@ struct Fixture {
 fn options(max_queue: usize) -> LoadOptions {
     let batcher =
         BatcherConfig { max_batch_tokens: 4096, max_batch_size: 32, max_wait: Duration::from_millis(1), max_queue };
-    LoadOptions { threads: 1, batcher, cache_entries: 0 }
+    LoadOptions { threads: 1, batcher, cache_entries: 0, generation_queue: 1 }
 }
 
 /// Services over the tiny model; `text_model` may name one that is not served.
@@ -43,6 +45,8 @@ fn fixture_with_queue(text_model: &str, gate_timeout: Duration, max_queue: usize
         max_inputs: 16,
         policies: PolicyBook::builtin(),
         gate_timeout,
+        caption_model: "smollm2-135m-instruct".into(),
+        caption_timeout: Duration::from_secs(10),
         data_dir: dir.path().to_path_buf(),
         imports: ImportSettings { root: None, max_bytes: 1 << 20, max_rows: 1000, max_concurrent: 1 },
     });
@@ -151,4 +155,44 @@ async fn the_gate_refuses_client_mistakes_with_the_field() {
         assert!(err.is_invalid_input(), "{err:?}");
         assert_eq!(err.param(), Some(param), "{err}");
     }
+}
+
+#[tokio::test]
+async fn captions_without_the_model_are_the_draft_fitted_by_rules_and_say_so() {
+    let fixture = fixture(MODEL, Duration::from_secs(5));
+    let principal = Principal::from_tenant_header(None).unwrap();
+    let draft = "Big news! Our spring collection is live at https://shop.example.com/spring with @acme. ".repeat(6);
+    let request = CaptionRequest {
+        text: draft.clone(),
+        platforms: vec!["x".into(), "bluesky".into(), "instagram".into()],
+        tone: None,
+        hashtags: HashtagWish::Unspecified,
+        variants: Some(3),
+        seed: Some(7),
+    };
+    let captions = fixture.services.captions.generate(&principal, request, None).await.unwrap();
+    assert!(matches!(&captions.method, Method::Rules { reason } if reason.contains("smollm2-135m-instruct")));
+    assert_eq!(captions.variants.len(), 3, "one fitted draft per platform without a model");
+    for variant in &captions.variants {
+        assert!(variant.valid, "{variant:?}");
+        assert!(variant.length.used <= variant.length.limit);
+        assert!(
+            variant.text.contains("https://shop.example.com/spring") && variant.text.contains("@acme"),
+            "{variant:?}"
+        );
+        assert_eq!(variant.origin, Origin::FittedDraft);
+    }
+    let x = &captions.variants[0];
+    assert!(x.trimmed && x.text.ends_with(['.', '!', '…']), "cut at a sentence or word: {:?}", x.text);
+
+    let unknown = CaptionRequest {
+        text: "hi".into(),
+        platforms: vec!["friendster".into()],
+        tone: None,
+        hashtags: HashtagWish::Unspecified,
+        variants: None,
+        seed: None,
+    };
+    let err = fixture.services.captions.generate(&principal, unknown, None).await.unwrap_err();
+    assert_eq!(err.param(), Some("platforms[0]"));
 }

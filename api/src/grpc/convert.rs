@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 use eiq_features::best_times::{BestTimes, Slot};
 use eiq_proto::v1 as pb;
+use eiq_service::captions::{
+    CaptionEvent, CaptionRequest, CaptionVariant, Captions, GenerationUsage, HashtagWish, Method, Origin,
+};
 use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, ForecastAnswer, ImportReport, TimedForecast};
 use eiq_service::posts::{EffectiveRules, Length, MediaDescription, PostCheck, PostCheckRequest, RuleOverride};
 use eiq_service::text::{
@@ -100,14 +103,18 @@ fn reason(Reason { category, score, decision, threshold, source, source_version,
     pb::Reason { category, score, threshold_crossed, threshold, model: source, model_version: source_version, detail }
 }
 
-pub fn verdict(verdict: GateVerdict) -> pb::GateResponse {
-    let decision = match verdict.decision {
+fn decision(decision: Decision) -> i32 {
+    let decision = match decision {
         Decision::Allow => pb::Decision::Allow,
         Decision::Review => pb::Decision::Review,
         Decision::Block => pb::Decision::Block,
     };
+    decision as i32
+}
+
+pub fn verdict(verdict: GateVerdict) -> pb::GateResponse {
     pb::GateResponse {
-        decision: decision as i32,
+        decision: decision(verdict.decision),
         policy: verdict.policy,
         platform: verdict.platform.unwrap_or_default(),
         reasons: verdict.reasons.into_iter().map(reason).collect(),
@@ -292,4 +299,78 @@ pub fn platform_info(effective: EffectiveRules) -> pb::PlatformInfo {
         media_source: rules.media.source,
         media_as_of: rules.media.as_of,
     }
+}
+
+pub fn caption_request(request: pb::GenerateCaptionsRequest) -> CaptionRequest {
+    use pb::generate_captions_request::Hashtags;
+    let hashtags = match request.hashtags {
+        None => HashtagWish::Unspecified,
+        Some(Hashtags::None(true)) | Some(Hashtags::Count(0)) => HashtagWish::None,
+        Some(Hashtags::None(false)) => HashtagWish::Unspecified,
+        Some(Hashtags::Count(n)) => HashtagWish::Count(n as usize),
+    };
+    CaptionRequest {
+        text: request.text,
+        platforms: request.platforms,
+        tone: request.tone,
+        hashtags,
+        variants: request.variants.map(|n| n as usize),
+        seed: request.seed,
+    }
+}
+
+fn caption_variant(variant: CaptionVariant) -> pb::CaptionVariant {
+    let (origin, attempt) = match variant.origin {
+        Origin::Generated { attempt } => ("generated", attempt as u32),
+        Origin::FittedDraft => ("fitted_draft", 0),
+    };
+    pb::CaptionVariant {
+        platform: variant.platform,
+        text: variant.text,
+        length: Some(post_length(variant.length)),
+        valid: variant.valid,
+        hashtags: variant.hashtags,
+        decision: decision(variant.decision),
+        reasons: variant.reasons.into_iter().map(reason).collect(),
+        similarity: variant.similarity,
+        origin: origin.into(),
+        attempt,
+        trimmed: variant.trimmed,
+    }
+}
+
+fn usage(usage: GenerationUsage) -> pb::GenerationUsage {
+    pb::GenerationUsage {
+        generations: usage.generations as u32,
+        prompt_tokens: usage.prompt_tokens as u64,
+        generated_tokens: usage.generated_tokens as u64,
+        prompt_seconds: usage.prompt_time.as_secs_f64(),
+        generation_seconds: usage.generation_time.as_secs_f64(),
+        first_token_seconds: usage.first_token_after.map(|d| d.as_secs_f64()),
+    }
+}
+
+pub fn captions(captions: Captions) -> pb::GenerateCaptionsResponse {
+    let (method, model, reason) = match captions.method {
+        Method::Model { id } => ("model", id, String::new()),
+        Method::Rules { reason } => ("rules", String::new(), reason),
+    };
+    pb::GenerateCaptionsResponse {
+        method: method.into(),
+        model,
+        reason,
+        variants: captions.variants.into_iter().map(caption_variant).collect(),
+        usage: Some(usage(captions.usage)),
+    }
+}
+
+pub fn caption_event(event: CaptionEvent) -> pb::CaptionStreamEvent {
+    use pb::caption_stream_event::Event;
+    let event = match event {
+        CaptionEvent::Text { platform, variant, text } => {
+            Event::Text(pb::CaptionText { platform, variant: variant as u32, text })
+        }
+        CaptionEvent::Variant { variant, .. } => Event::Variant(caption_variant(variant)),
+    };
+    pb::CaptionStreamEvent { event: Some(event) }
 }

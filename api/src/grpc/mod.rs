@@ -1,6 +1,7 @@
 //! gRPC (`elevatediq.v1`), plus `grpc.health.v1` and server reflection so that any client can
 //! discover the API. Mounted into the same axum router as REST: one port serves both.
 
+mod captions;
 mod convert;
 mod embeddings;
 mod engagement;
@@ -10,6 +11,7 @@ mod text;
 use std::sync::Arc;
 
 use eiq_inference::ModelRegistry;
+use eiq_proto::v1::captions_server::CaptionsServer;
 use eiq_proto::v1::embeddings_server::EmbeddingsServer;
 use eiq_proto::v1::engagement_server::EngagementServer;
 use eiq_proto::v1::posts_server::PostsServer;
@@ -20,7 +22,7 @@ use tonic_health::ServingStatus;
 use eiq_service::Services;
 
 pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
-    let Services { embeddings, analysis, gate, history, forecast, posts } = services;
+    let Services { embeddings, analysis, gate, history, forecast, posts, captions } = services;
     let registry = Arc::clone(embeddings.registry());
     // The project's codec, not tonic-health's: an undecodable check is INVALID_ARGUMENT.
     let (health_reporter, health) = eiq_proto::health::health_reporter();
@@ -42,6 +44,8 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
     let engagement = EngagementServer::new(engagement::GrpcEngagement::new(history, forecast))
         .max_decoding_message_size(max_message_bytes);
     let posts = PostsServer::new(posts::GrpcPosts::new(posts)).max_decoding_message_size(max_message_bytes);
+    let captions =
+        CaptionsServer::new(captions::GrpcCaptions::new(captions)).max_decoding_message_size(max_message_bytes);
     Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -49,6 +53,7 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
         .add_service(text)
         .add_service(engagement)
         .add_service(posts)
+        .add_service(captions)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

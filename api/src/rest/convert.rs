@@ -2,12 +2,14 @@
 
 use eiq_datasets::format_time;
 use eiq_features::best_times::{BestTimes, Slot};
+use eiq_service::captions::{CaptionVariant, Captions, Method, Origin};
 use eiq_service::engagement::{ForecastAnswer, ImportReport, TimedForecast};
 use eiq_service::posts::{EffectiveRules, Length, PostCheck};
 use eiq_service::text::{Analysis, GateVerdict, ModelSummary, Reason, Span};
 
 use super::accounts::{BestTimesResponse, ForecastModelBody, ForecastResponse, SlotBody, TimedForecastBody};
 use super::analyze::{AnalyzeResponse, AnalyzeResult, ModelInfo, SpanBody, TaskResult};
+use super::captions::{CaptionVariantBody, CaptionsResponse, GateSummaryBody, UsageBody};
 use super::gate::{GateResponse, ReasonBody};
 use super::history::{AccountImportBody, ImportResponse, RowErrorBody};
 use super::models::ModelCard;
@@ -246,6 +248,54 @@ impl From<EffectiveRules> for PlatformBody {
             },
             source: rules.source,
             as_of: rules.as_of,
+        }
+    }
+}
+
+impl From<CaptionVariant> for CaptionVariantBody {
+    fn from(variant: CaptionVariant) -> Self {
+        let (origin, attempt) = match variant.origin {
+            Origin::Generated { attempt } => ("generated", Some(attempt)),
+            Origin::FittedDraft => ("fitted_draft", None),
+        };
+        Self {
+            platform: variant.platform,
+            text: variant.text,
+            length: variant.length.into(),
+            valid: variant.valid,
+            hashtags: variant.hashtags,
+            gate: GateSummaryBody {
+                decision: variant.decision.as_str().into(),
+                reasons: variant.reasons.into_iter().map(ReasonBody::from).collect(),
+            },
+            similarity: variant.similarity,
+            origin: origin.into(),
+            attempt,
+            trimmed: variant.trimmed,
+        }
+    }
+}
+
+impl From<Captions> for CaptionsResponse {
+    fn from(captions: Captions) -> Self {
+        let (method, model, reason) = match captions.method {
+            Method::Model { id } => ("model", Some(id), None),
+            Method::Rules { reason } => ("rules", None, Some(reason)),
+        };
+        let usage = captions.usage;
+        Self {
+            method: method.into(),
+            model,
+            reason,
+            variants: captions.variants.into_iter().map(CaptionVariantBody::from).collect(),
+            usage: UsageBody {
+                generations: usage.generations,
+                prompt_tokens: usage.prompt_tokens,
+                generated_tokens: usage.generated_tokens,
+                prompt_seconds: usage.prompt_time.as_secs_f64(),
+                generation_seconds: usage.generation_time.as_secs_f64(),
+                first_token_seconds: usage.first_token_after.map(|d| d.as_secs_f64()),
+            },
         }
     }
 }

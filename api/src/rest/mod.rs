@@ -7,6 +7,7 @@
 mod accounts;
 mod analyze;
 mod body_limit;
+mod captions;
 mod convert;
 mod embeddings;
 mod gate;
@@ -55,6 +56,7 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize) -> OpenApiRouter<AppSt
         .routes(routes!(posts::check))
         .routes(routes!(posts::list_platforms))
         .routes(routes!(posts::set_platform))
+        .routes(routes!(captions::generate))
         .routes(routes!(accounts::forecast))
         .routes(routes!(accounts::best_times, accounts::best_times_query))
         .routes(routes!(health::alive))

@@ -35,7 +35,7 @@ pub struct ModelCard {
     pub state: String,
 }
 
-/// The embedding models this server was configured with, and their state.
+/// The models this server was configured with (encoders and the caption generator), and their state.
 #[utoipa::path(get, path = "/v1/models", tag = "models", responses((status = 200, body = ModelList)))]
 pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
     let data = state.services.embeddings.models().into_iter().map(ModelCard::from).collect();

@@ -22,8 +22,8 @@ pub async fn document(State(state): State<AppState>) -> Json<utoipa::openapi::Op
 #[cfg(test)]
 mod tests {
     use eiq_service::limits::{
-        MAX_BLACKOUTS, MAX_CANDIDATES, MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_POST_BYTES,
-        MAX_RULE_VALUE, MAX_TEXT_BYTES, MAX_TITLE_BYTES, MAX_TOP_K,
+        MAX_BLACKOUTS, MAX_CANDIDATES, MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_PLATFORMS,
+        MAX_POST_BYTES, MAX_RULE_VALUE, MAX_TEXT_BYTES, MAX_TITLE_BYTES, MAX_TONE_BYTES, MAX_TOP_K, MAX_VARIANTS,
     };
 
     /// utoipa takes only literals: this keeps the documented maxima equal to the enforced ones.
@@ -52,6 +52,11 @@ mod tests {
         let media = &schemas["MediaBody"]["properties"];
         assert_eq!(media["width"]["maximum"], f64::from(MAX_MEDIA_PIXELS_SIDE), "{media}");
         assert_eq!(media["duration_s"]["maximum"], MAX_MEDIA_DURATION_S, "{media}");
+        let captions = &schemas["CaptionsBody"]["properties"];
+        assert_eq!(captions["text"]["maxLength"], MAX_TEXT_BYTES);
+        assert_eq!(captions["platforms"]["maxItems"], MAX_PLATFORMS);
+        assert_eq!(captions["tone"]["maxLength"], MAX_TONE_BYTES);
+        assert_eq!(captions["variants"]["maximum"], MAX_VARIANTS as f64, "{captions}");
         let change = &schemas["OverrideBody"]["properties"];
         assert_eq!(change["limit"]["maximum"], MAX_RULE_VALUE as f64, "{change}");
     }

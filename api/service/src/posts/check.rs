@@ -70,6 +70,15 @@ pub fn measure(rules: &PlatformRules, text: &str) -> usize {
 
 /// Checks a post against a platform's rules.
 pub fn evaluate(rules: &PlatformRules, text: &str, title: Option<&str>, media: &[MediaItem]) -> PostCheck {
+    let mut check = evaluate_text(rules, text, title, media.is_empty());
+    check_media(rules, media, &mut check.violations);
+    check.valid = check.violations.is_empty();
+    check
+}
+
+/// The text's rules only (length, bytes, caps, title), for a caption whose media come later;
+/// `no_media` says whether an empty text breaks the `empty` rule.
+pub fn evaluate_text(rules: &PlatformRules, text: &str, title: Option<&str>, no_media: bool) -> PostCheck {
     let mut violations = Vec::new();
     let name = &rules.name;
     let length = Length { unit: rules.unit, used: measure(rules, text), limit: rules.limit };
@@ -94,7 +103,7 @@ pub fn evaluate(rules: &PlatformRules, text: &str, title: Option<&str>, media: &
             actual: None,
         });
     }
-    if text.trim().is_empty() && media.is_empty() {
+    if text.trim().is_empty() && no_media {
         violations.push(Violation {
             rule: "empty",
             message: "the post has no text and no media".into(),
@@ -147,8 +156,6 @@ pub fn evaluate(rules: &PlatformRules, text: &str, title: Option<&str>, media: &
             hashtags.len(),
         ));
     }
-    check_media(rules, media, &mut violations);
-
     PostCheck {
         platform: rules.id.clone(),
         length,

@@ -11,7 +11,7 @@ mod rules;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use check::{Length, MediaItem, PostCheck, Violation, evaluate, measure};
+pub use check::{Length, MediaItem, PostCheck, Violation, evaluate, evaluate_text, measure};
 pub use rules::{
     LengthUnit, MAX_RULE_VALUE, MediaKind, MediaKindRules, MediaRules, PlatformRules, RuleOverride, TenantOverrides,
     builtin, find,

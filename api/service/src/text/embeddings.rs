@@ -98,9 +98,9 @@ impl EmbeddingService {
 pub struct ModelSummary {
     pub id: String,
     pub task: &'static str,
-    /// `candle` or `onnx`.
+    /// `candle`, `onnx` or `gguf`.
     pub backend: &'static str,
-    /// `f32` or `int8`: the number type of the encoder's matrix products.
+    /// `f32` or `int8`: the number type of the model's matrix products.
     pub precision: &'static str,
     pub dimensions: Option<usize>,
     pub max_sequence_length: Option<usize>,

@@ -43,6 +43,7 @@ pub fn run(args: &BatchAnalyzeArgs) -> anyhow::Result<String> {
         threads: args.threads.unwrap_or(cores).max(1),
         // Room for a chunk's vectors, so each post's gate check finds its analysis's vector.
         cache_entries: 4 * CHUNK,
+        generation_queue: 1,
         batcher: BatcherConfig {
             max_batch_tokens: 16_384,
             max_batch_size: CHUNK,

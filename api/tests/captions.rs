@@ -139,6 +139,12 @@ async fn bad_requests_are_4xx_naming_the_field() {
     }
     let (status, _) = captions(server, json!({"text": "hi", "platforms": ["x"], "hashtags": "many"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A draft longer than the model reads is fitted by rules, and the answer says why.
+    let (status, answer) =
+        captions(server, json!({"text": "Big launch today. ".repeat(3_600), "platforms": ["linkedin"]})).await;
+    assert_eq!((status, answer["method"].as_str()), (StatusCode::OK, Some("rules")), "{answer}");
+    assert!(answer["reason"].as_str().unwrap().contains("up to 3072"), "{answer}");
+    assert_eq!(answer["variants"][0]["valid"], true);
     // The generator is not an encoder.
     let (status, answer) =
         post(server, "captions", "/v1/embeddings", json!({"input": "hi", "model": "smollm2-135m-instruct"})).await;

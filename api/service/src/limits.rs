@@ -13,7 +13,9 @@ pub use eiq_datasets::{MAX_ACCOUNT_ID_BYTES, MAX_COUNT};
 pub use eiq_features::ImportLimits;
 pub use eiq_features::best_times::{MAX_BLACKOUTS, MAX_TOP_K};
 
-pub use crate::captions::{MAX_GENERATED_TOKENS, MAX_HASHTAGS_WISH, MAX_PLATFORMS, MAX_TONE_BYTES, MAX_VARIANTS};
+pub use crate::captions::{
+    MAX_GENERATED_TOKENS, MAX_HASHTAGS_WISH, MAX_MODEL_DRAFT_BYTES, MAX_PLATFORMS, MAX_TONE_BYTES, MAX_VARIANTS,
+};
 pub use crate::posts::{
     MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_POST_BYTES, MAX_RULE_VALUE, MAX_TITLE_BYTES,
 };

@@ -42,6 +42,10 @@ pub const MAX_HASHTAGS_WISH: usize = 30;
 pub const MAX_TONE_BYTES: usize = 200;
 /// Most tokens the model writes for one variant.
 pub const MAX_GENERATED_TOKENS: usize = 256;
+/// Longest draft the model is given, in bytes. A byte-level BPE writes at most one token per
+/// byte, so this, the instructions and [`MAX_GENERATED_TOKENS`] stay inside the model's 4,096-token
+/// context; a longer draft is fitted by rules (and the answer says why).
+pub const MAX_MODEL_DRAFT_BYTES: usize = 3 * 1024;
 /// Extra attempts for a variant the gate blocks or that strays from the draft, before the
 /// fitted draft replaces it.
 const RETRIES: usize = 2;
@@ -162,10 +166,6 @@ impl CaptionService {
         Self { inner: Arc::new(Inner { registry, model, posts, gate, embeddings, timeout }) }
     }
 
-    pub fn model(&self) -> &str {
-        &self.inner.model
-    }
-
     /// Writes the variants; `events`, if given, receives text as it is written and each variant
     /// when done.
     pub async fn generate(
@@ -192,7 +192,17 @@ impl CaptionService {
         };
         let seed = request.seed.unwrap_or_else(random_seed);
 
-        let generator = self.inner.registry.get_generator(&self.inner.model);
+        let generator = if request.text.len() > MAX_MODEL_DRAFT_BYTES {
+            Err(ServiceError::invalid(
+                "text",
+                format!(
+                    "the draft is {} bytes; the caption model reads drafts up to {MAX_MODEL_DRAFT_BYTES}",
+                    request.text.len()
+                ),
+            ))
+        } else {
+            self.inner.registry.get_generator(&self.inner.model).map_err(ServiceError::from)
+        };
         let method = match &generator {
             Ok(_) => Method::Model { id: self.inner.model.clone() },
             Err(err) => Method::Rules { reason: err.to_string() },
@@ -206,6 +216,10 @@ impl CaptionService {
                 let mut chosen = None;
                 if let Ok(generator) = &generator {
                     for attempt in 1..=1 + RETRIES {
+                        // Past the deadline the remaining variants are fitted drafts.
+                        if Instant::now() >= deadline {
+                            break;
+                        }
                         let system = system_prompt(target, &request, attempt);
                         let generation = GenerationRequest {
                             system: system.clone(),
@@ -215,9 +229,18 @@ impl CaptionService {
                             top_p: 0.9,
                             seed: variant_seed.wrapping_add(attempt as u64),
                         };
-                        let text = self
+                        let text = match self
                             .run(generator, generation, deadline, started, &mut usage, &target.id, index, &events)
-                            .await?;
+                            .await
+                        {
+                            Ok(text) => text,
+                            // A queue that fills mid-request costs this variant its generation, not
+                            // the variants already written; a full queue at the start is a 429.
+                            Err(ServiceError::Inference(InferenceError::QueueFull { .. })) if usage.generations > 0 => {
+                                break;
+                            }
+                            Err(err) => return Err(err),
+                        };
                         let fitted = fit(target, &keep, &strip_echo(&text, &system), wish_cap);
                         if fitted.text.trim().is_empty() {
                             continue;
@@ -229,9 +252,6 @@ impl CaptionService {
                         let verdict = self.gate(&fitted.text, &target.id).await;
                         if verdict.0 != Decision::Block {
                             chosen = Some((fitted, verdict, Origin::Generated { attempt }, similarity));
-                            break;
-                        }
-                        if Instant::now() >= deadline {
                             break;
                         }
                     }
@@ -257,12 +277,10 @@ impl CaptionService {
                     origin,
                     trimmed: fitted.trimmed,
                 };
+                if let Some(events) = &events {
+                    let _ = events.send(CaptionEvent::Variant { index: variants.len(), variant: variant.clone() });
+                }
                 variants.push(variant);
-            }
-        }
-        if let Some(events) = &events {
-            for (index, variant) in variants.iter().enumerate() {
-                let _ = events.send(CaptionEvent::Variant { index, variant: variant.clone() });
             }
         }
         let method_label = if matches!(method, Method::Model { .. }) { "model" } else { "rules" };

@@ -138,11 +138,6 @@ impl GgufGenerator {
         &self.tokenizer
     }
 
-    /// The longest prompt plus answer, in tokens.
-    pub fn context_tokens(&self) -> usize {
-        MAX_SEQ_LEN
-    }
-
     /// Generates an answer; `on_token` gets each new piece of text and returns `false` to stop.
     pub fn generate(
         &self,

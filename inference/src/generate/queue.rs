@@ -75,10 +75,6 @@ impl GenerationQueue {
         Self { id, capacity, jobs, counters }
     }
 
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     pub fn counters(&self) -> &GenerationCounters {
         &self.counters
     }

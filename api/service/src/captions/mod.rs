@@ -185,10 +185,12 @@ impl CaptionService {
             }
         }
         let keep = Keep::of(&request.text);
+        // The draft's own hashtags always fit the cap a request asks for.
+        let own_hashtags = || eiq_datasets::twitter_text::extract_hashtags(&request.text).len();
         let wish_cap = match request.hashtags {
             HashtagWish::Unspecified => None,
-            HashtagWish::None => Some(eiq_datasets::twitter_text::extract_hashtags(&request.text).len()),
-            HashtagWish::Count(n) => Some(n.max(eiq_datasets::twitter_text::extract_hashtags(&request.text).len())),
+            HashtagWish::None => Some(own_hashtags()),
+            HashtagWish::Count(n) => Some(n.max(own_hashtags())),
         };
         let seed = request.seed.unwrap_or_else(random_seed);
 

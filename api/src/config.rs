@@ -323,7 +323,7 @@ pub struct ServeArgs {
         long,
         env = "EIQ_MODELS",
         value_delimiter = ',',
-        default_value = "tweet-minilm-l6-v1-int8,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8,smollm2-135m-instruct"
+        default_value = "tweet-minilm-l6-v1-int8,minilm-l6-v2,minilm-l6-v2-onnx,minilm-l6-v2-int8,smollm2-135m-instruct,ppocr-v4"
     )]
     pub models: Vec<String>,
     /// Generation model behind /v1/captions:generate (load it with --models); without it,
@@ -337,6 +337,20 @@ pub struct ServeArgs {
     /// variants still running end with what they have and are fitted.
     #[arg(long, env = "EIQ_CAPTION_TIMEOUT_MS", default_value_t = 60_000)]
     pub caption_timeout_ms: u64,
+    /// OCR model behind /v1/images:analyze (load it with --models); without it, images are
+    /// analysed without their text, and the answer says why.
+    #[arg(long, env = "EIQ_OCR_MODEL", default_value = "ppocr-v4")]
+    pub ocr_model: String,
+    /// Images read by OCR at once, waiting included; more are refused with 429.
+    #[arg(long, env = "EIQ_MAX_OCR_IN_FLIGHT", default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub max_ocr_in_flight: usize,
+    /// Largest image upload (REST body or gRPC message), in bytes.
+    #[arg(long, env = "EIQ_MAX_IMAGE_BYTES", default_value_t = 20 * 1024 * 1024, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024 * 1024 * 1024))]
+    pub max_image_bytes: usize,
+    /// Largest image, in pixels, read from its header before any decoding: a bigger one
+    /// (a decompression bomb, say) is refused with 413.
+    #[arg(long, env = "EIQ_MAX_IMAGE_PIXELS", default_value_t = 50_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_image_pixels: u64,
     /// Classification model behind /v1/analyze, the moderation endpoints and the gate (load it with --models).
     #[arg(long, env = "EIQ_TEXT_MODEL", default_value = "tweet-minilm-l6-v1-int8")]
     pub text_model: String,
@@ -414,6 +428,7 @@ impl ServeArgs {
             threads: self.threads.unwrap_or(cores).max(1),
             cache_entries: self.vector_cache,
             generation_queue: self.max_generation_queue,
+            ocr_in_flight: self.max_ocr_in_flight,
             batcher: BatcherConfig {
                 max_batch_tokens: self.max_batch_tokens.max(1),
                 max_batch_size: self.max_batch_size.max(1),

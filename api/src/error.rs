@@ -72,6 +72,12 @@ fn classify(err: &ServiceError) -> Classification {
         ServiceError::FailedPrecondition { .. } => {
             (StatusCode::CONFLICT, tonic::Code::FailedPrecondition, "invalid_request_error", "failed_precondition")
         }
+        ServiceError::UnsupportedMedia { .. } => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            tonic::Code::InvalidArgument,
+            "invalid_request_error",
+            "unsupported_media_type",
+        ),
         ServiceError::TooLarge { .. } => {
             (StatusCode::PAYLOAD_TOO_LARGE, tonic::Code::ResourceExhausted, "invalid_request_error", "too_large")
         }

@@ -81,6 +81,12 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
         gate_timeout: Duration::from_millis(args.gate_timeout_ms),
         caption_model: args.caption_model.clone(),
         caption_timeout: Duration::from_millis(args.caption_timeout_ms),
+        images: eiq_service::images::ImageSettings {
+            ocr_model: args.ocr_model.clone(),
+            max_bytes: args.max_image_bytes,
+            max_pixels: args.max_image_pixels,
+            max_in_flight: args.max_ocr_in_flight,
+        },
         data_dir: args.data.dir(),
         imports: ImportSettings {
             root: args.import_root.clone(),

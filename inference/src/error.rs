@@ -18,7 +18,7 @@ pub enum InferenceError {
     #[error("model `{model}` failed to load: {reason}")]
     ModelFailed { model: String, reason: String },
 
-    #[error("the queue of model `{model}` is full ({capacity} texts); retry shortly")]
+    #[error("the queue of model `{model}` is full ({capacity} places); retry shortly")]
     QueueFull { model: String, capacity: usize },
 
     #[error("tokenizer: {0}")]

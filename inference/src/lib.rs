@@ -17,6 +17,7 @@ mod error;
 pub mod generate;
 mod lexicon;
 mod model;
+pub mod ocr;
 mod pooling;
 mod registry;
 mod served;

@@ -2,7 +2,8 @@
 //!
 //! The server starts answering (`/health`) at once and loads models on a background thread;
 //! requests for a model that is not ready get a clear "loading" or "failed" answer, never a hang.
-//! A ready model is held by its kind ([`Served`]): today encoders, each kind with its own queue.
+//! A ready model is held by its kind ([`Served`]): encoders, generators and OCR, each kind with
+//! its own queue.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -11,6 +12,7 @@ use eiq_models::{Catalogue, Manifest, ModelCache, ResolvedModel, Task};
 use tokio::sync::watch;
 
 use crate::generate::{GenerationQueue, GgufGenerator};
+use crate::ocr::{OcrModel, ServedOcr};
 use crate::{BatcherConfig, Classifier, EmbeddingModel, InferenceError, Served, ServedEncoder, ServedGenerator};
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub struct LoadOptions {
     pub cache_entries: usize,
     /// Generation requests that may wait behind the running one, per generator.
     pub generation_queue: usize,
+    /// Images an OCR model reads at once, waiting included; more are refused.
+    pub ocr_in_flight: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,10 @@ fn load(resolved: &ResolvedModel, options: &LoadOptions) -> Result<Served, Infer
         let queue = GenerationQueue::start(generator, options.generation_queue);
         return Ok(Served::Generator(Arc::new(ServedGenerator { manifest: resolved.manifest.clone(), queue })));
     }
+    if resolved.manifest.task == Task::Ocr {
+        let model = OcrModel::load(resolved, options.threads)?;
+        return Ok(Served::Ocr(Arc::new(ServedOcr::new(resolved.manifest.clone(), model, options.ocr_in_flight))));
+    }
     let (model, classifier) = (EmbeddingModel::load(resolved, options.threads)?, load_heads(resolved)?);
     Ok(Served::Encoder(Arc::new(ServedEncoder::new(model, classifier, options))))
 }
@@ -88,13 +96,13 @@ pub struct ModelRegistry {
 }
 
 impl ModelRegistry {
-    /// Registers `ids` as loading. Each must be an embedding, classification or generation model
+    /// Registers `ids` as loading. Each must be an embedding, classification, generation or OCR model
     /// of the catalogue, and `default_model` one of them.
     pub fn new(catalogue: &Catalogue, ids: &[String], default_model: &str) -> Result<Arc<Self>, InferenceError> {
         let mut slots = BTreeMap::new();
         for id in ids {
             let manifest = catalogue.get(id)?;
-            if !matches!(manifest.task, Task::Embedding | Task::Classification | Task::Generation) {
+            if !matches!(manifest.task, Task::Embedding | Task::Classification | Task::Generation | Task::Ocr) {
                 return Err(InferenceError::ModelFailed {
                     model: id.clone(),
                     reason: format!("it is a {} entry, not a model this server runs", manifest.task.as_str()),
@@ -189,6 +197,14 @@ impl ModelRegistry {
         }
     }
 
+    /// The ready OCR model `id`, or why it cannot serve.
+    pub fn get_ocr(&self, id: &str) -> Result<Arc<ServedOcr>, InferenceError> {
+        match self.get(id)? {
+            Served::Ocr(ocr) => Ok(ocr),
+            other => Err(InferenceError::WrongKind { model: id.to_string(), is: other.kind(), wanted: "an OCR model" }),
+        }
+    }
+
     /// `id` is one of the models this registry was configured with, whatever its state.
     pub fn serves(&self, id: &str) -> bool {
         self.read().contains_key(id)
@@ -233,7 +249,7 @@ mod tests {
     fn options(max_queue: usize) -> LoadOptions {
         let batcher =
             BatcherConfig { max_batch_tokens: 512, max_batch_size: 4, max_wait: Duration::from_millis(1), max_queue };
-        LoadOptions { threads: 1, batcher, cache_entries: 0, generation_queue: 1 }
+        LoadOptions { threads: 1, batcher, cache_entries: 0, generation_queue: 1, ocr_in_flight: 1 }
     }
 
     fn texts(words: &[&str]) -> Vec<String> {

@@ -10,6 +10,7 @@ use eiq_models::Manifest;
 
 use crate::cache::CachedVector;
 use crate::generate::GenerationQueue;
+use crate::ocr::ServedOcr;
 use crate::{Admission, Batcher, Classifier, EmbeddingModel, InferenceError, LoadOptions, Tokenized, VectorCache};
 
 /// A ready model, by what it serves. Each kind has its own queue in front of it; image
@@ -18,6 +19,8 @@ use crate::{Admission, Batcher, Classifier, EmbeddingModel, InferenceError, Load
 pub enum Served {
     Encoder(Arc<ServedEncoder>),
     Generator(Arc<ServedGenerator>),
+    /// An image pipeline: OCR.
+    Ocr(Arc<ServedOcr>),
 }
 
 impl Served {
@@ -25,6 +28,7 @@ impl Served {
         match self {
             Served::Encoder(encoder) => encoder.model.manifest(),
             Served::Generator(generator) => &generator.manifest,
+            Served::Ocr(ocr) => &ocr.manifest,
         }
     }
 
@@ -33,6 +37,7 @@ impl Served {
         match self {
             Served::Encoder(_) => "an encoder",
             Served::Generator(_) => "a generator",
+            Served::Ocr(_) => "an OCR model",
         }
     }
 }

@@ -49,6 +49,8 @@ pub enum Task {
     Lexicon,
     /// A chat model that writes text (captions), token by token.
     Generation,
+    /// Text in images: a text detector, an orientation classifier and a line recogniser.
+    Ocr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -145,6 +147,14 @@ pub enum FileRole {
     Wordlist,
     /// Classification heads: labels, weights and provenance, as JSON.
     Heads,
+    /// An OCR model's text detector (a probability map of text pixels).
+    Detector,
+    /// An OCR model's classifier of upright and upside-down lines.
+    Orientation,
+    /// An OCR model's line recogniser (a character distribution per column, read by CTC).
+    Recognizer,
+    /// The characters a recogniser writes, one per line, in its output order.
+    Charset,
 }
 
 impl Manifest {
@@ -188,6 +198,18 @@ impl Manifest {
         }
         if self.task == Task::Generation && self.file(FileRole::Weights).is_none() {
             return Err("a generation model needs its GGUF file, with role = \"weights\"".into());
+        }
+        if self.task == Task::Ocr {
+            for (role, name) in
+                [(FileRole::Detector, "detector"), (FileRole::Recognizer, "recognizer"), (FileRole::Charset, "charset")]
+            {
+                if self.file(role).is_none() {
+                    return Err(format!("an ocr model needs a file with role = \"{name}\""));
+                }
+            }
+            if self.backend != Backend::Onnx || self.runtime.is_none() {
+                return Err("an ocr model is an `onnx` model with `runtime`, the catalogue id of ONNX Runtime".into());
+            }
         }
         if matches!(self.task, Task::Embedding | Task::Classification) {
             if self.encoder.is_none() {
@@ -253,6 +275,7 @@ impl Task {
             Task::Runtime => "runtime",
             Task::Lexicon => "lexicon",
             Task::Generation => "generation",
+            Task::Ocr => "ocr",
         }
     }
 }

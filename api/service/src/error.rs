@@ -43,6 +43,10 @@ pub enum ServiceError {
     #[error("{message}")]
     FailedPrecondition { message: String },
 
+    /// An upload whose kind is not one the capability reads (not an image, or a format not served).
+    #[error("{message}")]
+    UnsupportedMedia { message: String },
+
     /// An upload or file over its size limit.
     #[error("{message}")]
     TooLarge { limit: u64, message: String, hint: Option<Hint> },
@@ -66,6 +70,8 @@ pub enum Resource {
     Account(String),
     /// A file under the server's import root.
     ImportFile,
+    /// An analysed image, by its id (forgotten, or never analysed for this tenant).
+    Image(String),
 }
 
 /// The next step for the caller, which each protocol names in its own words.
@@ -138,6 +144,6 @@ impl ServiceError {
 
     /// The client's own mistake (metrics count these apart from failures).
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, Self::InvalidInput { .. })
+        matches!(self, Self::InvalidInput { .. } | Self::UnsupportedMedia { .. })
     }
 }

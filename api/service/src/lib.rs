@@ -10,6 +10,7 @@
 pub mod captions;
 pub mod engagement;
 mod error;
+pub mod images;
 pub mod limits;
 pub mod posts;
 mod services;

@@ -9,6 +9,7 @@ use eiq_inference::{Lexicon, ModelRegistry};
 
 use crate::captions::CaptionService;
 use crate::engagement::{self, ForecastService, HistoryService, ImportSettings};
+use crate::images::{ImageService, ImageSettings};
 use crate::posts::PostRulesService;
 use crate::text::{AnalysisService, EmbeddingService, GateService, PolicyBook};
 
@@ -22,6 +23,7 @@ pub struct Services {
     pub forecast: ForecastService,
     pub posts: PostRulesService,
     pub captions: CaptionService,
+    pub images: ImageService,
 }
 
 /// What the services are built from (in the server, from `eiq serve`'s flags).
@@ -41,6 +43,8 @@ pub struct ServicesConfig {
     pub caption_model: String,
     /// Longest a caption request may take, queueing included.
     pub caption_timeout: Duration,
+    /// The OCR model and the limits of image analysis.
+    pub images: ImageSettings,
     /// Where histories, trained forecasters and tenants' platform overrides are kept.
     pub data_dir: PathBuf,
     pub imports: ImportSettings,
@@ -53,8 +57,10 @@ impl Services {
         let analysis = AnalysisService::new(config.registry, config.text_model, config.profanity, config.max_inputs);
         let gate = GateService::new(analysis.clone(), config.policies, config.gate_timeout);
         let posts = PostRulesService::new(&config.data_dir);
+        let images = ImageService::new(Arc::clone(&registry), config.images);
         let captions = CaptionService::new(
             registry,
+            images.clone(),
             config.caption_model,
             posts.clone(),
             gate.clone(),
@@ -62,6 +68,6 @@ impl Services {
             config.caption_timeout,
         );
         let (history, forecast) = engagement::open(&config.data_dir, config.imports);
-        Self { embeddings, analysis, gate, history, forecast, posts, captions }
+        Self { embeddings, analysis, gate, history, forecast, posts, captions, images }
     }
 }

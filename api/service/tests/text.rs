@@ -28,7 +28,7 @@ struct Fixture {
 fn options(max_queue: usize) -> LoadOptions {
     let batcher =
         BatcherConfig { max_batch_tokens: 4096, max_batch_size: 32, max_wait: Duration::from_millis(1), max_queue };
-    LoadOptions { threads: 1, batcher, cache_entries: 0, generation_queue: 1 }
+    LoadOptions { threads: 1, batcher, cache_entries: 0, generation_queue: 1, ocr_in_flight: 1 }
 }
 
 /// Services over the tiny model; `text_model` may name one that is not served.
@@ -47,6 +47,12 @@ fn fixture_with_queue(text_model: &str, gate_timeout: Duration, max_queue: usize
         gate_timeout,
         caption_model: "smollm2-135m-instruct".into(),
         caption_timeout: Duration::from_secs(10),
+        images: eiq_service::images::ImageSettings {
+            ocr_model: "ppocr-v4".into(),
+            max_bytes: 1 << 20,
+            max_pixels: 1 << 20,
+            max_in_flight: 1,
+        },
         data_dir: dir.path().to_path_buf(),
         imports: ImportSettings { root: None, max_bytes: 1 << 20, max_rows: 1000, max_concurrent: 1 },
     });
@@ -164,6 +170,7 @@ async fn captions_without_the_model_are_the_draft_fitted_by_rules_and_say_so() {
     let draft = "Big news! Our spring collection is live at https://shop.example.com/spring with @acme. ".repeat(6);
     let request = CaptionRequest {
         text: draft.clone(),
+        image: None,
         platforms: vec!["x".into(), "bluesky".into(), "instagram".into()],
         tone: None,
         hashtags: HashtagWish::Unspecified,
@@ -187,6 +194,7 @@ async fn captions_without_the_model_are_the_draft_fitted_by_rules_and_say_so() {
 
     let unknown = CaptionRequest {
         text: "hi".into(),
+        image: None,
         platforms: vec!["friendster".into()],
         tone: None,
         hashtags: HashtagWish::Unspecified,

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use eiq_features::best_times::{BestTimes, Slot};
 use eiq_proto::v1 as pb;
 use eiq_service::captions::{
-    CaptionEvent, CaptionRequest, CaptionVariant, Captions, GenerationUsage, HashtagWish, Method, Origin,
+    CaptionEvent, CaptionRequest, CaptionVariant, Captions, GenerationUsage, HashtagWish, ImageInput, Method, Origin,
 };
 use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::images::{CroppedImage, ImageAnalysis, Rect};
 use eiq_service::posts::{EffectiveRules, Length, MediaDescription, PostCheck, PostCheckRequest, RuleOverride};
 use eiq_service::text::{
     Analysis, Decision, GateVerdict, ModelSummary, Policy, PolicyChoice, Reason, Span, Thresholds,
@@ -309,8 +310,13 @@ pub fn caption_request(request: pb::GenerateCaptionsRequest) -> CaptionRequest {
         Some(Hashtags::None(false)) => HashtagWish::Unspecified,
         Some(Hashtags::Count(n)) => HashtagWish::Count(n as usize),
     };
+    use pb::generate_captions_request::Image;
     CaptionRequest {
         text: request.text,
+        image: request.image.map(|image| match image {
+            Image::ImageId(id) => ImageInput::Id(id),
+            Image::ImageBytes(bytes) => ImageInput::Bytes(bytes),
+        }),
         platforms: request.platforms,
         tone: request.tone,
         hashtags,
@@ -373,4 +379,76 @@ pub fn caption_event(event: CaptionEvent) -> pb::CaptionStreamEvent {
         CaptionEvent::Variant { variant, .. } => Event::Variant(caption_variant(variant)),
     };
     pb::CaptionStreamEvent { event: Some(event) }
+}
+
+fn rect(rect: Rect) -> pb::Rect {
+    pb::Rect { x: rect.x, y: rect.y, width: rect.width, height: rect.height }
+}
+
+pub fn image_analysis(analysis: ImageAnalysis, cropped: Option<CroppedImage>) -> pb::AnalyzeImageResponse {
+    let ImageAnalysis {
+        image_id,
+        width,
+        height,
+        format,
+        bytes,
+        aspect_ratio,
+        reoriented,
+        platform_fit,
+        quality,
+        colors,
+        ocr,
+        alt_text,
+        warnings,
+    } = analysis;
+    pb::AnalyzeImageResponse {
+        image_id,
+        width,
+        height,
+        format: format.into(),
+        bytes: bytes as u64,
+        aspect_ratio,
+        reoriented,
+        platform_fit: platform_fit
+            .into_iter()
+            .map(|fit| pb::PlatformFit {
+                platform: fit.platform,
+                ok: fit.ok,
+                reason: fit.reason,
+                crop: Some(rect(fit.crop)),
+            })
+            .collect(),
+        quality: Some(pb::ImageQuality {
+            brightness: quality.brightness,
+            contrast: quality.contrast,
+            sharpness: quality.sharpness,
+            blurry: quality.blurry,
+        }),
+        colors: colors
+            .into_iter()
+            .map(|c| pb::ImageColor { hex: c.hex, share: c.share, name: c.name.into() })
+            .collect(),
+        ocr: Some(pb::OcrResult {
+            model: ocr.model,
+            text: ocr.text,
+            lines: ocr
+                .lines
+                .into_iter()
+                .map(|line| pb::TextLine {
+                    text: line.text,
+                    confidence: line.confidence,
+                    r#box: line.corners.iter().map(|&[x, y]| pb::Point { x, y }).collect(),
+                })
+                .collect(),
+            unavailable: ocr.unavailable,
+        }),
+        alt_text,
+        warnings,
+        cropped: cropped.map(|c| pb::CroppedImage {
+            platform: c.platform,
+            crop: Some(rect(c.crop)),
+            image: c.bytes,
+            content_type: c.content_type.into(),
+        }),
+    }
 }

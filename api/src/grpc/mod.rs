@@ -5,6 +5,7 @@ mod captions;
 mod convert;
 mod embeddings;
 mod engagement;
+mod images;
 mod posts;
 mod text;
 
@@ -14,6 +15,7 @@ use eiq_inference::ModelRegistry;
 use eiq_proto::v1::captions_server::CaptionsServer;
 use eiq_proto::v1::embeddings_server::EmbeddingsServer;
 use eiq_proto::v1::engagement_server::EngagementServer;
+use eiq_proto::v1::images_server::ImagesServer;
 use eiq_proto::v1::posts_server::PostsServer;
 use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
 use tonic::service::Routes;
@@ -22,7 +24,7 @@ use tonic_health::ServingStatus;
 use eiq_service::Services;
 
 pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
-    let Services { embeddings, analysis, gate, history, forecast, posts, captions } = services;
+    let Services { embeddings, analysis, gate, history, forecast, posts, captions, images } = services;
     let registry = Arc::clone(embeddings.registry());
     // The project's codec, not tonic-health's: an undecodable check is INVALID_ARGUMENT.
     let (health_reporter, health) = eiq_proto::health::health_reporter();
@@ -46,6 +48,9 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
     let posts = PostsServer::new(posts::GrpcPosts::new(posts)).max_decoding_message_size(max_message_bytes);
     let captions =
         CaptionsServer::new(captions::GrpcCaptions::new(captions)).max_decoding_message_size(max_message_bytes);
+    // An image message may be as large as an image upload.
+    let max_image_message = images.max_bytes().saturating_add(64 * 1024).max(max_message_bytes);
+    let images = ImagesServer::new(images::GrpcImages::new(images)).max_decoding_message_size(max_image_message);
     Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -54,6 +59,7 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
         .add_service(engagement)
         .add_service(posts)
         .add_service(captions)
+        .add_service(images)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

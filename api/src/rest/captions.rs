@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use eiq_service::ServiceError;
-use eiq_service::captions::{CaptionRequest, HashtagWish};
+use eiq_service::captions::{CaptionRequest, HashtagWish, ImageInput};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,7 +23,7 @@ use crate::streaming::{CaptionStreamItem, caption_events};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaptionsBody {
-    /// The draft, or a brief (at most 65,536 bytes).
+    /// The draft, or a brief (at most 65,536 bytes); may be empty with an image.
     #[schema(max_length = 65536)]
     pub text: String,
     /// 1–10 of x, bluesky, mastodon, threads, instagram, linkedin, facebook, tiktok, pinterest, youtube.
@@ -37,9 +37,14 @@ pub struct CaptionsBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>, example = json!(3))]
     pub hashtags: Option<HashtagsBody>,
-    /// An analysed image's id (`POST /v1/images:analyze`).
+    /// An analysed image's id (`POST /v1/images:analyze`, kept for a day): its text and
+    /// description go into the prompt beside the brief, which may then be empty.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub image_id: Option<String>,
+    /// The image itself, base64 (within the request body limit); analysed on the way.
+    #[serde(default)]
+    pub image: Option<String>,
     /// Per platform, 1–5 (default 1).
     #[serde(default)]
     #[schema(minimum = 1, maximum = 5)]
@@ -174,15 +179,20 @@ pub async fn generate(
 }
 
 fn request(body: CaptionsBody) -> Result<CaptionRequest, ServiceError> {
-    if let Some(image_id) = body.image_id {
-        return Err(ServiceError::invalid(
-            "image_id",
-            format!(
-                "image_id `{}`: image analysis is not part of this build yet, so there is no image to caption",
-                eiq_service::limits::excerpt(&image_id)
-            ),
-        ));
-    }
+    use base64::Engine;
+    let image = match (body.image_id, body.image) {
+        (Some(_), Some(_)) => {
+            return Err(ServiceError::invalid("image", "send image_id or image, not both"));
+        }
+        (Some(id), None) => Some(ImageInput::Id(id)),
+        (None, Some(encoded)) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|e| ServiceError::invalid("image", format!("image is not base64: {e}")))?;
+            Some(ImageInput::Bytes(bytes))
+        }
+        (None, None) => None,
+    };
     let hashtags = match body.hashtags {
         None | Some(HashtagsBody::Flag(true)) => HashtagWish::Unspecified,
         Some(HashtagsBody::Flag(false)) | Some(HashtagsBody::Count(0)) => HashtagWish::None,
@@ -190,6 +200,7 @@ fn request(body: CaptionsBody) -> Result<CaptionRequest, ServiceError> {
     };
     Ok(CaptionRequest {
         text: body.text,
+        image,
         platforms: body.platforms,
         tone: body.tone,
         hashtags,

@@ -4,6 +4,7 @@ use eiq_datasets::format_time;
 use eiq_features::best_times::{BestTimes, Slot};
 use eiq_service::captions::{CaptionVariant, Captions, Method, Origin};
 use eiq_service::engagement::{ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::images::{ImageAnalysis, Rect};
 use eiq_service::posts::{EffectiveRules, Length, PostCheck};
 use eiq_service::text::{Analysis, GateVerdict, ModelSummary, Reason, Span};
 
@@ -12,6 +13,7 @@ use super::analyze::{AnalyzeResponse, AnalyzeResult, ModelInfo, SpanBody, TaskRe
 use super::captions::{CaptionVariantBody, CaptionsResponse, GateSummaryBody, UsageBody};
 use super::gate::{GateResponse, ReasonBody};
 use super::history::{AccountImportBody, ImportResponse, RowErrorBody};
+use super::images::{ColorBody, ImageAnalysisResponse, OcrBody, PlatformFitBody, QualityBody, RectBody, TextLineBody};
 use super::models::ModelCard;
 use super::posts::{CheckResponse, LengthBody, MediaKindBody, MediaRulesBody, PlatformBody, ViolationBody};
 
@@ -296,6 +298,65 @@ impl From<Captions> for CaptionsResponse {
                 generation_seconds: usage.generation_time.as_secs_f64(),
                 first_token_seconds: usage.first_token_after.map(|d| d.as_secs_f64()),
             },
+        }
+    }
+}
+
+impl From<Rect> for RectBody {
+    fn from(rect: Rect) -> Self {
+        Self { x: rect.x, y: rect.y, width: rect.width, height: rect.height }
+    }
+}
+
+impl From<ImageAnalysis> for ImageAnalysisResponse {
+    fn from(analysis: ImageAnalysis) -> Self {
+        let quality = analysis.quality;
+        Self {
+            image_id: analysis.image_id,
+            width: analysis.width,
+            height: analysis.height,
+            format: analysis.format.into(),
+            bytes: analysis.bytes,
+            aspect_ratio: analysis.aspect_ratio,
+            reoriented: analysis.reoriented,
+            platform_fit: analysis
+                .platform_fit
+                .into_iter()
+                .map(|fit| PlatformFitBody {
+                    platform: fit.platform,
+                    ok: fit.ok,
+                    reason: fit.reason,
+                    crop: fit.crop.into(),
+                })
+                .collect(),
+            quality: QualityBody {
+                brightness: quality.brightness,
+                contrast: quality.contrast,
+                sharpness: quality.sharpness,
+                blurry: quality.blurry,
+            },
+            colors: analysis
+                .colors
+                .into_iter()
+                .map(|c| ColorBody { hex: c.hex, share: c.share, name: c.name.into() })
+                .collect(),
+            ocr: OcrBody {
+                model: analysis.ocr.model,
+                text: analysis.ocr.text,
+                lines: analysis
+                    .ocr
+                    .lines
+                    .into_iter()
+                    .map(|line| TextLineBody {
+                        text: line.text,
+                        confidence: line.confidence,
+                        corners: line.corners.to_vec(),
+                    })
+                    .collect(),
+                unavailable: analysis.ocr.unavailable,
+            },
+            alt_text: analysis.alt_text,
+            warnings: analysis.warnings,
         }
     }
 }

@@ -13,6 +13,7 @@ mod embeddings;
 mod gate;
 mod health;
 mod history;
+mod images;
 mod json;
 mod models;
 mod moderations;
@@ -40,12 +41,19 @@ pub struct AppState {
     pub openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
-/// Every route with its handler; `max_body_bytes` bounds requests, `max_import_bytes` uploads.
-fn routes(max_body_bytes: usize, max_import_bytes: usize) -> OpenApiRouter<AppState> {
+/// Every route with its handler; `max_body_bytes` bounds requests, `max_import_bytes` history
+/// uploads and `max_image_bytes` images.
+fn routes(max_body_bytes: usize, max_import_bytes: usize, max_image_bytes: usize) -> OpenApiRouter<AppState> {
     // History uploads have their own, larger limit (--max-import-bytes), enforced as they stream.
     let imports = OpenApiRouter::new()
         .routes(routes!(history::import))
         .layer(axum::middleware::from_fn_with_state(max_import_bytes, body_limit::refuse_oversized));
+    // Images have theirs (--max-image-bytes), with room for a multipart form's framing.
+    let image_body = max_image_bytes.saturating_add(64 * 1024);
+    let images = OpenApiRouter::new()
+        .routes(routes!(images::analyze))
+        .layer(DefaultBodyLimit::max(image_body))
+        .layer(axum::middleware::from_fn_with_state(image_body, body_limit::refuse_oversized));
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(embeddings::create))
         .routes(routes!(models::list))
@@ -66,15 +74,17 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize) -> OpenApiRouter<AppSt
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(max_body_bytes, body_limit::refuse_oversized))
         .merge(imports)
+        .merge(images)
 }
 
 /// The OpenAPI document of [`routes`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(0, 0).split_for_parts().1
+    routes(0, 0, 0).split_for_parts().1
 }
 
 pub fn router(services: Services, metrics: PrometheusHandle, max_body_bytes: usize) -> Router {
     let max_import_bytes = services.history.max_import_bytes();
-    let (router, document) = routes(max_body_bytes, max_import_bytes).split_for_parts();
+    let max_image_bytes = services.images.max_bytes();
+    let (router, document) = routes(max_body_bytes, max_import_bytes, max_image_bytes).split_for_parts();
     router.with_state(AppState { services, metrics, openapi: Arc::new(document) })
 }

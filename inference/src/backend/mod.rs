@@ -8,6 +8,7 @@ mod onnx;
 pub use self::bert::{Bert, BertConfig, BertLayers};
 pub use self::candle::{CandleEncoder, load_weights, read_config};
 pub use self::onnx::OnnxEncoder;
+pub(crate) use self::onnx::session as onnx_session;
 
 use crate::{InferenceError, TokenBatch};
 

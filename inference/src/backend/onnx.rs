@@ -28,26 +28,31 @@ impl OnnxEncoder {
         hidden_size: usize,
         intra_threads: usize,
     ) -> Result<Self, InferenceError> {
-        let environment = ENVIRONMENT.get_or_init(|| {
-            ort::init_from(runtime_library)
-                .map_err(|e| format!("loading {}: {e}", runtime_library.display()))?
-                .with_name("eiq")
-                .build()
-                .map_err(|e| e.to_string())
-        });
-        let environment = environment.as_ref().map_err(InferenceError::onnx)?;
-        let session = Session::builder(environment)
-            .map_err(failed_on(model))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(failed_on(model))?
-            .with_intra_threads(intra_threads)
-            .map_err(failed_on(model))?
-            .with_inter_threads(1)
-            .map_err(failed_on(model))?
-            .commit_from_file(model)
-            .map_err(failed_on(model))?;
-        Ok(Self { session: Mutex::new(session), hidden_size })
+        Ok(Self { session: Mutex::new(session(runtime_library, model, intra_threads)?), hidden_size })
     }
+}
+
+/// An ONNX Runtime session on `model` (loading the runtime library on first use), with
+/// `intra_threads` threads inside each operator and full graph optimisation.
+pub(crate) fn session(runtime_library: &Path, model: &Path, intra_threads: usize) -> Result<Session, InferenceError> {
+    let environment = ENVIRONMENT.get_or_init(|| {
+        ort::init_from(runtime_library)
+            .map_err(|e| format!("loading {}: {e}", runtime_library.display()))?
+            .with_name("eiq")
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    let environment = environment.as_ref().map_err(InferenceError::onnx)?;
+    Session::builder(environment)
+        .map_err(failed_on(model))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(failed_on(model))?
+        .with_intra_threads(intra_threads)
+        .map_err(failed_on(model))?
+        .with_inter_threads(1)
+        .map_err(failed_on(model))?
+        .commit_from_file(model)
+        .map_err(failed_on(model))
 }
 
 impl Encoder for OnnxEncoder {

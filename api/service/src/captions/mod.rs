@@ -27,6 +27,7 @@ use unicode_segmentation::UnicodeSegmentation;
 pub use fit::{Fitted, Keep, fit};
 
 use crate::error::ServiceError;
+use crate::images::{ImageContext, ImageService};
 use crate::limits::check_text;
 use crate::posts::{Length, PostRulesService};
 use crate::tenancy::Principal;
@@ -65,10 +66,21 @@ pub enum HashtagWish {
     Count(usize),
 }
 
+/// The image a caption is for.
+#[derive(Debug, Clone)]
+pub enum ImageInput {
+    /// An image analysed before (`images:analyze`), by its id.
+    Id(String),
+    /// The image itself, analysed on the way.
+    Bytes(Vec<u8>),
+}
+
 #[derive(Debug, Clone)]
 pub struct CaptionRequest {
-    /// The draft, or a brief.
+    /// The draft, or a brief; may be empty when an image is given.
     pub text: String,
+    /// Its text (OCR) and description go into the prompt beside the brief.
+    pub image: Option<ImageInput>,
     pub platforms: Vec<String>,
     pub tone: Option<String>,
     pub hashtags: HashtagWish,
@@ -151,19 +163,21 @@ struct Inner {
     posts: PostRulesService,
     gate: GateService,
     embeddings: EmbeddingService,
+    images: ImageService,
     timeout: Duration,
 }
 
 impl CaptionService {
     pub fn new(
         registry: Arc<ModelRegistry>,
+        images: ImageService,
         model: String,
         posts: PostRulesService,
         gate: GateService,
         embeddings: EmbeddingService,
         timeout: Duration,
     ) -> Self {
-        Self { inner: Arc::new(Inner { registry, model, posts, gate, embeddings, timeout }) }
+        Self { inner: Arc::new(Inner { registry, model, posts, gate, embeddings, images, timeout }) }
     }
 
     /// Writes the variants; `events`, if given, receives text as it is written and each variant
@@ -171,7 +185,7 @@ impl CaptionService {
     pub async fn generate(
         &self,
         principal: &Principal,
-        request: CaptionRequest,
+        mut request: CaptionRequest,
         events: Option<mpsc::UnboundedSender<CaptionEvent>>,
     ) -> Result<Captions, ServiceError> {
         let started = Instant::now();
@@ -184,9 +198,29 @@ impl CaptionService {
                 targets.push(rules);
             }
         }
-        let keep = Keep::of(&request.text);
+        let image = match request.image.take() {
+            None => None,
+            Some(ImageInput::Id(id)) => Some(self.inner.images.context(principal, &id)?),
+            Some(ImageInput::Bytes(bytes)) => {
+                Some(self.inner.images.analyze(principal, bytes, None).await?.0.context())
+            }
+        };
+        // What the variants must stay close to and keep: the draft, or without one the image's
+        // text (or its description).
+        let source = match &image {
+            Some(image) if request.text.trim().is_empty() => {
+                if image.text.trim().is_empty() {
+                    image.alt_text.clone()
+                } else {
+                    image.text.clone()
+                }
+            }
+            _ => request.text.clone(),
+        };
+        let user = user_turn(&request.text, image.as_ref());
+        let keep = Keep::of(&source);
         // The draft's own hashtags always fit the cap a request asks for.
-        let own_hashtags = || eiq_datasets::twitter_text::extract_hashtags(&request.text).len();
+        let own_hashtags = || eiq_datasets::twitter_text::extract_hashtags(&source).len();
         let wish_cap = match request.hashtags {
             HashtagWish::Unspecified => None,
             HashtagWish::None => Some(own_hashtags()),
@@ -222,10 +256,10 @@ impl CaptionService {
                         if Instant::now() >= deadline {
                             break;
                         }
-                        let system = system_prompt(target, &request, attempt);
+                        let system = system_prompt(target, &request, attempt, image.is_some());
                         let generation = GenerationRequest {
                             system: system.clone(),
-                            user: request.text.clone(),
+                            user: user.clone(),
                             max_tokens: max_tokens(target),
                             temperature: 0.7,
                             top_p: 0.9,
@@ -247,7 +281,7 @@ impl CaptionService {
                         if fitted.text.trim().is_empty() {
                             continue;
                         }
-                        let similarity = self.similarity(&request.text, &fitted.text).await;
+                        let similarity = self.similarity(&source, &fitted.text).await;
                         if similarity.is_some_and(|s| s < MIN_SIMILARITY) {
                             continue;
                         }
@@ -261,9 +295,9 @@ impl CaptionService {
                 let (fitted, (decision, reasons), origin, similarity) = match chosen {
                     Some(chosen) => chosen,
                     None => {
-                        let fitted = fit(target, &keep, &request.text, wish_cap);
+                        let fitted = fit(target, &keep, &source, wish_cap);
                         let verdict = self.gate(&fitted.text, &target.id).await;
-                        let similarity = self.similarity(&request.text, &fitted.text).await;
+                        let similarity = self.similarity(&source, &fitted.text).await;
                         (fitted, verdict, Origin::FittedDraft, similarity)
                     }
                 };
@@ -376,9 +410,10 @@ impl CaptionService {
 
 /// The instructions (platform, limit, tone, hashtags) go in the system turn and the draft alone
 /// in the user turn: a 135M model given both in one turn tends to echo the instructions.
-fn system_prompt(rules: &crate::posts::PlatformRules, request: &CaptionRequest, attempt: usize) -> String {
+fn system_prompt(rules: &crate::posts::PlatformRules, request: &CaptionRequest, attempt: usize, image: bool) -> String {
+    let task = if image { "Write a post about the user's photo" } else { "Rewrite the user's post" };
     let mut prompt = format!(
-        "You are a social media manager. Rewrite the user's post for {} in at most {} characters",
+        "You are a social media manager. {task} for {} in at most {} characters",
         rules.name,
         (rules.limit * 9 / 10).min(600)
     );
@@ -396,6 +431,29 @@ fn system_prompt(rules: &crate::posts::PlatformRules, request: &CaptionRequest, 
     }
     prompt.push_str(" Reply with the new post only.");
     prompt
+}
+
+/// The user turn: the draft alone, or with an image, the brief and what the image shows (its
+/// text is in its alt text), within the bytes the model reads.
+fn user_turn(draft: &str, image: Option<&ImageContext>) -> String {
+    let Some(image) = image else {
+        return draft.to_string();
+    };
+    let mut turn = String::new();
+    if !draft.trim().is_empty() {
+        turn.push_str(&format!("Brief: {}\n", draft.trim()));
+    }
+    let room = MAX_MODEL_DRAFT_BYTES.saturating_sub(turn.len() + 16);
+    let mut description = image.alt_text.as_str();
+    if description.len() > room {
+        let mut end = room;
+        while !description.is_char_boundary(end) {
+            end -= 1;
+        }
+        description = &description[..end];
+    }
+    turn.push_str(&format!("Photo: {description}"));
+    turn
 }
 
 /// Drops sentences of the model's answer that repeat its instructions.
@@ -423,8 +481,8 @@ fn random_seed() -> u64 {
 /// The request's sizes; the variants per platform.
 fn validate(request: &CaptionRequest) -> Result<usize, ServiceError> {
     check_text("text", &request.text)?;
-    if request.text.trim().is_empty() {
-        return Err(ServiceError::invalid("text", "text is empty: send the draft or a brief"));
+    if request.text.trim().is_empty() && request.image.is_none() {
+        return Err(ServiceError::invalid("text", "text is empty: send the draft, a brief or an image"));
     }
     if request.platforms.is_empty() || request.platforms.len() > MAX_PLATFORMS {
         return Err(ServiceError::invalid(

@@ -44,6 +44,7 @@ pub fn run(args: &BatchAnalyzeArgs) -> anyhow::Result<String> {
         // Room for a chunk's vectors, so each post's gate check finds its analysis's vector.
         cache_entries: 4 * CHUNK,
         generation_queue: 1,
+        ocr_in_flight: 1,
         batcher: BatcherConfig {
             max_batch_tokens: 16_384,
             max_batch_size: CHUNK,

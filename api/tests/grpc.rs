@@ -94,6 +94,7 @@ async fn list_models_reports_every_model_and_its_backend() {
             row("minilm-l6-v2", "candle", "f32"),
             row("minilm-l6-v2-int8", "onnx", "int8"),
             row("minilm-l6-v2-onnx", "onnx", "f32"),
+            row("ppocr-v4", "onnx", "f32"),
             row("smollm2-135m-instruct", "gguf", "int8"),
             row("tweet-minilm-l6-v1-int8", "onnx", "int8"),
         ]

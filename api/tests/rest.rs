@@ -149,14 +149,30 @@ async fn models_health_readiness_metrics_and_openapi() {
     let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        ["minilm-l6-v2", "minilm-l6-v2-int8", "minilm-l6-v2-onnx", "smollm2-135m-instruct", "tweet-minilm-l6-v1-int8"]
+        [
+            "minilm-l6-v2",
+            "minilm-l6-v2-int8",
+            "minilm-l6-v2-onnx",
+            "ppocr-v4",
+            "smollm2-135m-instruct",
+            "tweet-minilm-l6-v1-int8"
+        ]
     );
     let precisions: Vec<&str> =
         models["data"].as_array().unwrap().iter().map(|m| m["precision"].as_str().unwrap()).collect();
-    assert_eq!(precisions, ["f32", "int8", "f32", "int8", "int8"]);
-    let generator = &models["data"][3];
+    assert_eq!(precisions, ["f32", "int8", "f32", "f32", "int8", "int8"]);
+    let (ocr, generator) = (&models["data"][3], &models["data"][4]);
+    assert_eq!((ocr["task"].as_str(), ocr["backend"].as_str()), (Some("ocr"), Some("onnx")));
     assert_eq!((generator["task"].as_str(), generator["backend"].as_str()), (Some("generation"), Some("gguf")));
-    assert!(models["data"].as_array().unwrap().iter().all(|m| m["state"] == "ready" && m["licence"] == "Apache-2.0"));
+    // The OCR weights are PaddleOCR's (Apache-2.0) in an MIT-licensed package.
+    assert_eq!(ocr["licence"], "Apache-2.0 AND MIT");
+    assert!(
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["state"] == "ready" && (m["licence"] == "Apache-2.0" || m["id"] == "ppocr-v4"))
+    );
     assert_eq!(get("/health").await.unwrap().status(), 200);
     assert_eq!(get("/ready").await.unwrap().status(), 200);
 

@@ -261,9 +261,11 @@ fn describe(
     ocr: Result<(String, OcrOutput), String>,
 ) -> ImageAnalysis {
     let (width, height) = image.dimensions();
-    let grey = measure::grey(&measure::shrink(image, 1_024));
+    // One pass over the full image; the rest works on the reduced copy.
+    let reduced = measure::shrink(image, 1_024);
+    let grey = measure::grey(&reduced);
     let quality = measure::quality(&grey);
-    let colors = measure::colors(&measure::shrink(image, 128));
+    let colors = measure::colors(&measure::shrink(&reduced, 128));
     let ocr = match ocr {
         Ok((model, output)) => ocr_result(model, output),
         Err(reason) => OcrResult { model: None, text: String::new(), lines: Vec::new(), unavailable: Some(reason) },

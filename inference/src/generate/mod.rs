@@ -1,10 +1,12 @@
 //! Text generation: a quantised chat model from one GGUF file, and the queue in front of it.
 //!
 //! `tokenizer.rs` rebuilds the model's tokenizer from the GGUF metadata (the package ships no
-//! `tokenizer.json`); `model.rs` runs candle's `quantized_llama` with seeded sampling; `queue.rs`
+//! `tokenizer.json`); `llama.rs` is the decoder on candle's quantised matrix products, with a KV
+//! cache written in place; `model.rs` loads it and generates with seeded sampling; `queue.rs`
 //! is the generation server: one worker, a bounded queue, an event channel per request that
 //! streams text as it is decoded, and cancellation when the caller goes away.
 
+mod llama;
 mod model;
 mod queue;
 mod tokenizer;

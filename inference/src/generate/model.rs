@@ -1,4 +1,4 @@
-//! A quantised llama-family chat model from one GGUF file, run by candle's `quantized_llama`.
+//! A quantised llama-family chat model from one GGUF file, run on candle (`llama.rs`).
 //!
 //! candle's CPU kernels for Q4_1 (the file's weights) are scalar: prompts ran at 27 tokens/s
 //! here. Q8_0 has AVX2 dot products and a repacked matrix product, so by default the Q4_1
@@ -7,9 +7,8 @@
 //! decoding tips at near-ties and parts ways after a few tokens on most prompts (the caption card
 //! measures the served Q8_0; `benches/README.md`, "Captions", has the speed and the agreement).
 //!
-//! The weights load once; each generation clones the model (the quantised tensors are shared
-//! behind `Arc`s, only the empty KV cache is new), feeds the whole prompt in one forward pass,
-//! then one token per pass. Sampling is seeded (`LogitsProcessor`), so the same request and seed
+//! The weights load once and are shared; each generation has its own KV cache, sized for its
+//! prompt and answer, feeds the whole prompt in one forward pass, then one token per pass. Sampling is seeded (`LogitsProcessor`), so the same request and seed
 //! give the same text. The caller's `on_token` sees each piece of text as it is decoded and can
 //! stop the generation (a client that went away, a deadline).
 
@@ -20,9 +19,9 @@ use candle_core::quantized::gguf_file::{self, Content};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 use candle_transformers::utils::apply_repeat_penalty;
 
+use super::llama::{Llama, MAX_SEQ_LEN};
 use super::tokenizer::ChatTokenizer;
 use crate::InferenceError;
 
@@ -80,7 +79,7 @@ pub enum Weights {
 
 pub struct GgufGenerator {
     id: String,
-    weights: ModelWeights,
+    weights: Llama,
     tokenizer: ChatTokenizer,
     device: Device,
 }
@@ -101,7 +100,7 @@ impl GgufGenerator {
         let tokenizer = ChatTokenizer::from_gguf(&content)?;
         let device = Device::Cpu;
         let weights = match held {
-            Weights::AsStored => ModelWeights::from_gguf(content, &mut file, &device).map_err(candle)?,
+            Weights::AsStored => Llama::from_gguf(content, &mut file, &device).map_err(candle)?,
             Weights::Q8_0 => {
                 // The same file, rewritten in memory with fast tensor types, read by the same loader.
                 let mut tensors = Vec::with_capacity(content.tensor_infos.len());
@@ -124,7 +123,7 @@ impl GgufGenerator {
                 drop(tensors);
                 rewritten.set_position(0);
                 let content = Content::read(&mut rewritten).map_err(candle)?;
-                ModelWeights::from_gguf(content, &mut rewritten, &device).map_err(candle)?
+                Llama::from_gguf(content, &mut rewritten, &device).map_err(candle)?
             }
         };
         Ok(Self { id: id.to_string(), weights, tokenizer, device })
@@ -157,12 +156,12 @@ impl GgufGenerator {
             Sampling::TopP { p: request.top_p, temperature: request.temperature }
         };
         let mut sampler = LogitsProcessor::from_sampling(request.seed, sampling);
-        let mut model = self.weights.clone();
+        let mut cache = self.weights.cache(prompt.len() + request.max_tokens + 1);
         let mut text = self.tokenizer.stream();
 
         let started = Instant::now();
         let input = Tensor::new(prompt.as_slice(), &self.device).and_then(|t| t.unsqueeze(0)).map_err(candle)?;
-        let mut logits = model.forward(&input, 0).and_then(|l| l.squeeze(0)).map_err(candle)?;
+        let mut logits = self.weights.forward(&input, 0, &mut cache).and_then(|l| l.squeeze(0)).map_err(candle)?;
         let prompt_time = started.elapsed();
         let mut position = prompt.len();
         let mut generated = 0;
@@ -189,7 +188,7 @@ impl GgufGenerator {
                 break StopReason::ContextFull;
             }
             let input = Tensor::new(&[next], &self.device).and_then(|t| t.unsqueeze(0)).map_err(candle)?;
-            logits = model.forward(&input, position).and_then(|l| l.squeeze(0)).map_err(candle)?;
+            logits = self.weights.forward(&input, position, &mut cache).and_then(|l| l.squeeze(0)).map_err(candle)?;
             position += 1;
         };
         Ok(GenerationStats {

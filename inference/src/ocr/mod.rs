@@ -135,8 +135,10 @@ impl OcrModel {
         let input = detect::prepare(image, self.detection.min_side, self.detection.max_side);
         let shape = [1, 3, input.height, input.width];
         let map = run(&self.detector, shape, &input.tensor)?;
-        let (map_width, map_height) = (map.shape[3], map.shape[2]);
-        if map.shape[..2] != [1, 1] || map.values.len() != map_width * map_height {
+        let &[1, 1, map_height, map_width] = map.shape.as_slice() else {
+            return Err(InferenceError::onnx(format!("the detector answered shape {:?}", map.shape)));
+        };
+        if map.values.len() != map_width * map_height {
             return Err(InferenceError::onnx(format!("the detector answered shape {:?}", map.shape)));
         }
         let (sx, sy) = (width as f32 / map_width as f32, height as f32 / map_height as f32);
@@ -190,8 +192,13 @@ impl OcrModel {
             let width = recognize::batch_width(&lines);
             let shape = [lines.len(), 3, recognize::LINE_HEIGHT as usize, width as usize];
             let output = run(&self.recognizer, shape, &recognize::batch(&lines, width))?;
-            let (steps, classes) = (output.shape[1], output.shape[2]);
-            if output.shape[0] != lines.len() || classes != self.charset.classes() {
+            let &[count, steps, classes] = output.shape.as_slice() else {
+                return Err(InferenceError::onnx(format!("the recogniser answered shape {:?}", output.shape)));
+            };
+            if count != lines.len()
+                || classes != self.charset.classes()
+                || output.values.len() != count * steps * classes
+            {
                 return Err(InferenceError::onnx(format!(
                     "the recogniser answered shape {:?} for a charset of {} classes",
                     output.shape,
@@ -219,9 +226,6 @@ fn run(session: &Mutex<Session>, shape: [usize; 4], values: &[f32]) -> Result<Ou
     let outputs = session.run(ort::inputs![input]).map_err(InferenceError::onnx)?;
     let (output_shape, values) = outputs[0].try_extract_tensor::<f32>().map_err(InferenceError::onnx)?;
     let shape: Vec<usize> = output_shape.iter().map(|&d| d.max(0) as usize).collect();
-    if shape.len() < 2 || shape.len() > 4 {
-        return Err(InferenceError::onnx(format!("unexpected output rank {}", shape.len())));
-    }
     Ok(Output { shape, values: values.to_vec() })
 }
 

@@ -8,8 +8,8 @@ mod common;
 
 use std::sync::OnceLock;
 
+use eiq_inference::ocr::OcrModel;
 use eiq_inference::ocr::render::{add_noise, character_errors, render_lines, rotate, system_font};
-use eiq_inference::ocr::{OcrModel, OcrOutput};
 use eiq_models::{Catalogue, FetchOptions, fetch_with_dependencies};
 use image::RgbImage;
 
@@ -58,10 +58,6 @@ fn renders() -> Vec<(String, RgbImage, String)> {
     renders
 }
 
-fn read(output: &OcrOutput) -> String {
-    output.lines.iter().map(|line| line.text.as_str()).collect::<Vec<_>>().join(" ")
-}
-
 /// The character error rate over `cases`, printing each miss.
 fn character_error_rate(condition: &str, cases: &[(String, RgbImage, String)]) -> f64 {
     let (mut errors, mut total) = (0usize, 0usize);
@@ -70,12 +66,12 @@ fn character_error_rate(condition: &str, cases: &[(String, RgbImage, String)]) -
         let started = std::time::Instant::now();
         let output = model().read(image).unwrap();
         times.push(started.elapsed());
-        let (distance, length) = character_errors(&read(&output), expected);
+        let (distance, length) = character_errors(&output.text(), expected);
         if distance > 0 {
             println!(
                 "  {condition} / {name}: {distance} errors\n    want {:?}\n    got  {:?}",
                 expected,
-                read(&output)
+                output.text()
             );
         }
         errors += distance;
@@ -128,8 +124,8 @@ fn upside_down_lines_are_turned_over_before_reading() {
     let lines = ["Grand opening this Saturday"];
     let upside_down = image::imageops::rotate180(&render_lines(&font, &lines, 36.0, 0, 0));
     let output = model().read(&upside_down).unwrap();
-    let (distance, _) = character_errors(&read(&output), lines[0]);
-    assert!(distance <= 2, "read {:?}", read(&output));
+    let (distance, _) = character_errors(&output.text(), lines[0]);
+    assert!(distance <= 2, "read {:?}", output.text());
 }
 
 #[test]

@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let output = model.read(&image)?;
             times.push(started.elapsed());
-            let read = output.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join(" ");
+            let read = output.text();
             let (e, n) = character_errors(&read, expected);
             if e > 0 && args.verbose {
                 println!("  {condition} {name}: {e}: {read:?}");

@@ -67,6 +67,22 @@ pub struct OcrOutput {
     pub recognize_time: Duration,
 }
 
+impl OcrOutput {
+    /// The text in reading order: lines side by side joined by a space, rows by a newline.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        let mut row = None;
+        for line in &self.lines {
+            if let Some(previous) = row {
+                text.push(if previous == line.row { ' ' } else { '\n' });
+            }
+            text.push_str(&line.text);
+            row = Some(line.row);
+        }
+        text
+    }
+}
+
 /// The three sessions and the recogniser's characters.
 pub struct OcrModel {
     detector: Mutex<Session>,

@@ -174,14 +174,15 @@ impl ImageService {
         })?;
         let image_id = image_id(&bytes);
         let max_pixels = settings.max_pixels;
-        let (decoded, bytes) = blocking(move || (decode::decode(&bytes, max_pixels), bytes)).await?;
+        let size = bytes.len();
+        let decoded = blocking(move || decode::decode(&bytes, max_pixels)).await?;
         let decoded = decoded?;
         let image = Arc::new(decoded.image);
         let ocr = self.read_text(Arc::clone(&image)).await?;
 
         let format = decoded.format;
         let (analysis, cropped) = blocking(move || {
-            let analysis = describe(&image, format, &bytes, image_id, decoded.reoriented, ocr);
+            let analysis = describe(&image, format, size, image_id, decoded.reoriented, ocr);
             let cropped = match crop_platform {
                 None => None,
                 Some(rules) => {
@@ -255,7 +256,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 fn describe(
     image: &RgbImage,
     format: ImageFormat,
-    bytes: &[u8],
+    size: usize,
     image_id: String,
     reoriented: bool,
     ocr: Result<(String, OcrOutput), String>,
@@ -305,7 +306,7 @@ fn describe(
         width,
         height,
         format: format_name,
-        bytes: bytes.len(),
+        bytes: size,
         aspect_ratio: f64::from(width) / f64::from(height),
         reoriented,
         platform_fit,
@@ -318,15 +319,7 @@ fn describe(
 }
 
 fn ocr_result(model: String, output: OcrOutput) -> OcrResult {
-    let mut text = String::new();
-    let mut row = None;
-    for line in &output.lines {
-        if let Some(previous) = row {
-            text.push(if previous == line.row { ' ' } else { '\n' });
-        }
-        text.push_str(&line.text);
-        row = Some(line.row);
-    }
+    let text = output.text();
     let lines = output
         .lines
         .into_iter()

@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "elevatediq/v1/posts.proto",
                 "elevatediq/v1/captions.proto",
                 "elevatediq/v1/images.proto",
+                "elevatediq/v1/hashtags.proto",
             ],
             &["."],
         )?;

@@ -8,6 +8,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 use eiq_inference::{BatcherConfig, LoadOptions};
 use eiq_models::{Catalogue, CatalogueError, ModelCache};
+use eiq_service::VectorSettings;
 
 #[derive(Debug, Parser)]
 #[command(name = "eiq", version, about = "ElevatedIQ Content Intelligence: local, private AI over social posts")]
@@ -46,6 +47,9 @@ pub enum BatchCommand {
     Report(BatchReportArgs),
     /// Every post through the text model and the moderation gate: labels, scores and decisions.
     Analyze(BatchAnalyzeArgs),
+    /// Embed stored histories into the vector store (similar posts, duplicates, hashtags), as
+    /// the server does after an import; with --input, import that history into --tenant first.
+    Index(BatchIndexArgs),
 }
 
 /// A history to read.
@@ -390,6 +394,8 @@ pub struct ServeArgs {
     pub max_inputs: usize,
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    pub vectors: VectorArgs,
     /// Folder whose files `POST /v1/history:import?path=` may read; server-side imports are off without it.
     #[arg(long, env = "EIQ_IMPORT_ROOT")]
     pub import_root: Option<PathBuf>,
@@ -405,6 +411,62 @@ pub struct ServeArgs {
     pub max_concurrent_imports: usize,
     #[command(flatten)]
     pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchIndexArgs {
+    /// A history to import into --tenant before indexing (any format `import` reads).
+    #[arg(long, requires = "tenant")]
+    pub input: Option<String>,
+    /// The file's format when its extension does not say: csv, jsonl, parquet, x-api, x-archive.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The tenant to index [default: every tenant with a history under --data-dir].
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// IANA timezone for imported posts whose source gives none.
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// The embedding model whose space the index is in (the server's --default-model).
+    #[arg(long, env = "EIQ_DEFAULT_MODEL", default_value = "minilm-l6-v2")]
+    pub default_model: String,
+    /// Threads inside one forward pass [default: all cores].
+    #[arg(long, env = "EIQ_THREADS")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub vectors: VectorArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
+}
+
+/// Where post vectors live: the embedded engine by default, or a Qdrant cluster.
+#[derive(Debug, Clone, Args)]
+pub struct VectorArgs {
+    /// A Qdrant cluster's gRPC URL (`http://host:6334`) to keep post vectors in [default: Qdrant's
+    /// engine embedded in this process, under the data folder].
+    #[arg(long, env = "EIQ_QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+    /// The cluster's API key.
+    #[arg(long, env = "EIQ_QDRANT_API_KEY", hide_env_values = true)]
+    pub qdrant_api_key: Option<String>,
+    /// The cluster collection holding every tenant's posts (separated by a `tenant` key).
+    #[arg(long, env = "EIQ_QDRANT_COLLECTION", default_value = "eiq_posts")]
+    pub qdrant_collection: String,
+}
+
+impl VectorArgs {
+    pub fn settings(&self) -> VectorSettings {
+        match &self.qdrant_url {
+            None => VectorSettings::Embedded,
+            Some(url) => VectorSettings::Cluster {
+                url: url.clone(),
+                api_key: self.qdrant_api_key.clone(),
+                collection: self.qdrant_collection.clone(),
+            },
+        }
+    }
 }
 
 /// Where tenants' post histories, trained forecasters and platform-rule overrides live.

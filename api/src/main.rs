@@ -41,6 +41,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
                 BatchCommand::BestTimes(args) => cli::batch::best_times(&args)?,
                 BatchCommand::Report(args) => cli::batch::report(&args)?,
                 BatchCommand::Analyze(args) => cli::batch::analyze(&args)?,
+                BatchCommand::Index(args) => cli::batch::index(&args)?,
             };
             print!("{report}");
         }

@@ -10,8 +10,8 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use eiq_inference::{HeadsFile, InferenceError, Lexicon, ModelRegistry};
-use eiq_models::{Catalogue, CatalogueError, FileRole, ModelCache};
+use eiq_inference::{HeadsFile, InferenceError, Lexicon, ModelRegistry, WordSegmenter};
+use eiq_models::{Catalogue, CatalogueError, FileRole};
 use eiq_service::engagement::ImportSettings;
 use eiq_service::text::{PolicyBook, gate_categories};
 use eiq_service::{Services, ServicesConfig};
@@ -70,12 +70,14 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
         tracing::warn!(text_model = %args.text_model, "not among --models: analysis, moderation and the gate answer 503");
     }
     let policies = policy_book(args.policies.as_deref(), &catalogue, &args.text_model)?;
-    let profanity = load_profanity(&catalogue, &cache);
+    let profanity = Lexicon::load_profanity(&catalogue, &cache);
+    let segmenter = WordSegmenter::load(&catalogue, &cache);
     registry.spawn_loading(catalogue, cache, args.load_options());
     let services = Services::new(ServicesConfig {
         registry,
         text_model: args.text_model.clone(),
         profanity,
+        segmenter,
         max_inputs: args.max_inputs,
         policies,
         gate_timeout: Duration::from_millis(args.gate_timeout_ms),
@@ -88,6 +90,7 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
             max_in_flight: args.max_ocr_in_flight,
         },
         data_dir: args.data.dir(),
+        vectors: args.vectors.settings(),
         imports: ImportSettings {
             root: args.import_root.clone(),
             max_bytes: args.max_import_bytes,
@@ -118,15 +121,6 @@ pub(crate) fn policy_book(
             PolicyBook::from_file(path, categories.as_deref()).map_err(ServeError::Policies)
         }
     }
-}
-
-/// The profanity word list, or why it is unavailable (requests that need it then get a 503).
-pub(crate) fn load_profanity(catalogue: &Catalogue, cache: &ModelCache) -> Result<Lexicon, String> {
-    const ID: &str = "profanity-wordlist";
-    let resolved = cache.resolve(catalogue, ID).map_err(|e| e.to_string())?;
-    let path = resolved.path(FileRole::Wordlist).ok_or_else(|| format!("`{ID}` lists no word list file"))?;
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    Ok(Lexicon::from_lines(&text))
 }
 
 /// Gate categories of a bundled text model, read from the heads compiled into the binary, so a

@@ -18,6 +18,7 @@ fn run(argv: &[&str]) -> anyhow::Result<String> {
         BatchCommand::BestTimes(args) => batch::best_times(&args),
         BatchCommand::Report(args) => batch::report(&args),
         BatchCommand::Analyze(args) => batch::analyze(&args),
+        BatchCommand::Index(args) => batch::index(&args),
     }
 }
 
@@ -137,4 +138,22 @@ fn batch_analyze_labels_every_post_and_gives_the_gates_decision() {
     assert_eq!(std::fs::read_to_string(&output).unwrap().lines().count(), 4);
     let missing = ["analyze", "--input", "tenant:nobody", "--data-dir", data, "--output", output_path];
     assert!(run(&missing).unwrap_err().to_string().contains("no stored history"));
+}
+
+#[test]
+fn batch_index_imports_embeds_and_resumes() {
+    common::ensure_models_fetched();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").to_str().unwrap().to_string();
+    let flags = ["index", "--input", "synthetic:3x40", "--tenant", "acme", "--data-dir", &data];
+    let summary = run(&flags).unwrap();
+    assert!(summary.contains("imported 120 posts into tenant acme"), "{summary}");
+    assert!(summary.contains("tenant acme: 120 posts; 120 embedded, 0 updated, 0 deleted"), "{summary}");
+    // Run again over the data folder: everything is current, nothing is embedded.
+    let summary = run(&["index", "--data-dir", &data]).unwrap();
+    assert!(summary.contains("tenant acme: 0 posts; 0 embedded"), "{summary}");
+    // A tenant without history is an error naming the folder's state, not a panic.
+    let empty = dir.path().join("empty").to_str().unwrap().to_string();
+    let err = run(&["index", "--data-dir", &empty]).unwrap_err().to_string();
+    assert!(err.contains("no tenant has a history"), "{err}");
 }

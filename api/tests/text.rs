@@ -350,6 +350,7 @@ async fn grpc_analyze_and_gate_match_rest() {
             text: "try competitorco instead".into(),
             platform: "x".into(),
             policy: Some(gate_request::Policy::InlinePolicy(inline)),
+            account_id: String::new(),
         })
         .await
         .unwrap()
@@ -367,6 +368,7 @@ async fn grpc_analyze_and_gate_match_rest() {
             text: "hello".into(),
             platform: String::new(),
             policy: Some(gate_request::Policy::InlinePolicy(bad)),
+            account_id: String::new(),
         })
         .await
         .unwrap_err();

@@ -21,3 +21,62 @@ pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
+
+/// The server's services in this process, over `data_dir`, serving `models` (the first is the
+/// default, whose space the post index is in), with the word lists from the model cache. Built
+/// inside a runtime, so the indexing worker runs.
+pub fn services(data_dir: &std::path::Path, models: &[&str]) -> anyhow::Result<eiq_service::Services> {
+    use eiq_inference::{BatcherConfig, Lexicon, LoadOptions, ModelRegistry, WordSegmenter};
+    use eiq_models::{Catalogue, ModelCache};
+    let catalogue = Catalogue::builtin()?;
+    let cache = ModelCache::new(ModelCache::default_root());
+    let ids: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+    let registry = ModelRegistry::new(&catalogue, &ids, &ids[0])?;
+    let profanity = Lexicon::load_profanity(&catalogue, &cache);
+    let segmenter = WordSegmenter::load(&catalogue, &cache);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let batcher = BatcherConfig {
+        max_batch_tokens: 16_384,
+        max_batch_size: 256,
+        max_wait: Duration::from_millis(1),
+        max_queue: 8_192,
+    };
+    let options = LoadOptions { threads: cores, batcher, cache_entries: 16_384, generation_queue: 1, ocr_in_flight: 1 };
+    registry.spawn_loading(catalogue, cache, options);
+    Ok(eiq_service::Services::new(eiq_service::ServicesConfig {
+        registry,
+        text_model: "tweet-minilm-l6-v1-int8".into(),
+        profanity,
+        segmenter,
+        max_inputs: 2_048,
+        policies: eiq_service::text::PolicyBook::builtin(),
+        gate_timeout: Duration::from_secs(2),
+        caption_model: "smollm2-135m-instruct".into(),
+        caption_timeout: Duration::from_secs(60),
+        images: eiq_service::images::ImageSettings {
+            ocr_model: "ppocr-v4".into(),
+            max_bytes: 1 << 20,
+            max_pixels: 1 << 20,
+            max_in_flight: 1,
+        },
+        data_dir: data_dir.to_path_buf(),
+        imports: eiq_service::engagement::ImportSettings {
+            root: None,
+            max_bytes: 1 << 30,
+            max_rows: 10_000_000,
+            max_concurrent: 1,
+        },
+        vectors: eiq_service::VectorSettings::Embedded,
+    }))
+}
+
+/// Waits until every model of `services` has loaded (or failed: an error naming it).
+pub async fn models_ready(services: &eiq_service::Services) -> anyhow::Result<()> {
+    let registry = services.embeddings.registry();
+    let mut settled = registry.settled();
+    let _ = settled.wait_for(|done| *done).await;
+    match registry.statuses().into_iter().find(|s| s.state != eiq_inference::ModelState::Ready) {
+        Some(failed) => anyhow::bail!("model `{}`: {}", failed.manifest.id, failed.state),
+        None => Ok(()),
+    }
+}

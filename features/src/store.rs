@@ -116,6 +116,28 @@ impl HistoryStore {
         Ok(merges)
     }
 
+    /// The tenants that have a history folder, sorted (names that are not tenant names are
+    /// skipped).
+    pub fn tenants(&self) -> Result<Vec<String>, FeatureError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.root)(e)),
+        };
+        let mut tenants = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(&self.root))?;
+            if entry.file_type().is_ok_and(|t| t.is_dir())
+                && let Some(name) = entry.file_name().to_str()
+                && checked_tenant(name).is_ok()
+            {
+                tenants.push(name.to_string());
+            }
+        }
+        tenants.sort();
+        Ok(tenants)
+    }
+
     /// The tenant's account ids, sorted.
     pub fn accounts(&self, tenant: &str) -> Result<Vec<String>, FeatureError> {
         let dir = self.tenant_dir(tenant)?;

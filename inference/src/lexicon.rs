@@ -49,6 +49,17 @@ pub struct Lexicon {
 }
 
 impl Lexicon {
+    /// The profanity word list (`profanity-wordlist`) from the model cache, or why it is
+    /// unavailable (`eiq models fetch profanity-wordlist`).
+    pub fn load_profanity(catalogue: &eiq_models::Catalogue, cache: &eiq_models::ModelCache) -> Result<Self, String> {
+        const ID: &str = "profanity-wordlist";
+        let resolved = cache.resolve(catalogue, ID).map_err(|e| e.to_string())?;
+        let path =
+            resolved.path(eiq_models::FileRole::Wordlist).ok_or_else(|| format!("`{ID}` lists no word list file"))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        Ok(Self::from_lines(&text))
+    }
+
     /// One entry per non-empty line, as in `better_profanity`'s word list.
     pub fn from_lines(text: &str) -> Self {
         Self::from_entries(text.lines())

@@ -18,6 +18,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("tweet-minilm-l6-v1-int8.toml", include_str!("../catalogue/tweet-minilm-l6-v1-int8.toml")),
     ("smollm2-135m-instruct.toml", include_str!("../catalogue/smollm2-135m-instruct.toml")),
     ("ppocr-v4.toml", include_str!("../catalogue/ppocr-v4.toml")),
+    ("wordsegment.toml", include_str!("../catalogue/wordsegment.toml")),
 ];
 
 #[derive(Debug, Clone)]

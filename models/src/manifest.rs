@@ -155,6 +155,10 @@ pub enum FileRole {
     Recognizer,
     /// The characters a recogniser writes, one per line, in its output order.
     Charset,
+    /// Word counts, `word\tcount` per line (word segmentation).
+    Unigrams,
+    /// Word-pair counts, `first second\tcount` per line (word segmentation).
+    Bigrams,
 }
 
 impl Manifest {

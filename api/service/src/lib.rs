@@ -10,12 +10,15 @@
 pub mod captions;
 pub mod engagement;
 mod error;
+pub mod hashtags;
 pub mod images;
+pub mod index;
 pub mod limits;
 pub mod posts;
 mod services;
 pub mod tenancy;
 pub mod text;
+pub mod vectors;
 
 pub use error::{Hint, Resource, ServiceError};
-pub use services::{Services, ServicesConfig};
+pub use services::{Services, ServicesConfig, VectorSettings, open_store};

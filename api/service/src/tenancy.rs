@@ -58,6 +58,8 @@ pub enum Role {
 pub enum Credential {
     /// It named its tenant in `x-tenant-id` (or named none, and is `default`'s).
     TenantHeader,
+    /// The operator at the machine, running a CLI command over the data directory.
+    Local,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,11 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The operator running a CLI command for `tenant`.
+    pub fn local(tenant: TenantId) -> Self {
+        Self { tenant, role: Role::Admin, credential: Credential::Local }
+    }
+
     /// The principal of a request whose `x-tenant-id` holds `header` (`None` when absent).
     pub fn from_tenant_header(header: Option<&[u8]>) -> Result<Self, ServiceError> {
         let tenant = match header {

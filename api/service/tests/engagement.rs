@@ -28,8 +28,9 @@ fn fixture(import_root: bool) -> Fixture {
         max_rows: 1_000_000,
         max_concurrent: 2,
     };
-    let (history, forecast) = engagement::open(&dir.path().join("data"), settings);
-    Fixture { history, forecast, dir }
+    // No post index here: imports are heard by nobody.
+    let engagement = engagement::open(&dir.path().join("data"), settings, std::sync::Arc::new(|_: &_| {}));
+    Fixture { history: engagement.history, forecast: engagement.forecast, dir }
 }
 
 fn principal(tenant: &str) -> Principal {

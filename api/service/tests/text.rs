@@ -10,7 +10,7 @@ use eiq_service::captions::{CaptionRequest, HashtagWish, Method, Origin};
 use eiq_service::engagement::ImportSettings;
 use eiq_service::tenancy::Principal;
 use eiq_service::text::{Decision, GateRequest, Policy, PolicyBook, PolicyChoice, Thresholds};
-use eiq_service::{Services, ServicesConfig};
+use eiq_service::{Services, ServicesConfig, VectorSettings};
 
 const MODEL: &str = "tiny-text";
 /// The heads the built-in `default` policy names (`offensive`, `hate`), and a multi-class one.
@@ -42,6 +42,7 @@ fn fixture_with_queue(text_model: &str, gate_timeout: Duration, max_queue: usize
         registry: tiny::tiny_registry(MODEL, HEADS, &options(max_queue)),
         text_model: text_model.into(),
         profanity: Ok(Lexicon::from_entries(["damn"])),
+        segmenter: Err("not needed here".into()),
         max_inputs: 16,
         policies: PolicyBook::builtin(),
         gate_timeout,
@@ -55,6 +56,7 @@ fn fixture_with_queue(text_model: &str, gate_timeout: Duration, max_queue: usize
         },
         data_dir: dir.path().to_path_buf(),
         imports: ImportSettings { root: None, max_bytes: 1 << 20, max_rows: 1000, max_concurrent: 1 },
+        vectors: VectorSettings::Embedded,
     });
     Fixture { services, _dir: dir }
 }
@@ -67,11 +69,16 @@ fn inline(thresholds: &[(&str, Option<f32>, Option<f32>)], blocklist: &[&str]) -
             .collect::<BTreeMap<_, _>>(),
         blocklist: blocklist.iter().map(|entry| entry.to_string()).collect(),
         allowlist: Vec::new(),
+        duplicate_window_days: None,
     })
 }
 
+fn principal() -> Principal {
+    Principal::from_tenant_header(None).unwrap()
+}
+
 fn gate(text: &str, policy: PolicyChoice) -> GateRequest {
-    GateRequest { text: text.into(), platform: Some("x".into()), policy }
+    GateRequest { text: text.into(), platform: Some("x".into()), account_id: None, policy }
 }
 
 #[tokio::test]
@@ -103,18 +110,21 @@ async fn the_gate_decides_by_the_policy_and_says_why() {
     let f = fixture(MODEL, Duration::from_secs(5));
     let gate_service = &f.services.gate;
 
-    let allowed = gate_service.check(gate("a good day", inline(&[], &[]))).await.unwrap();
+    let allowed = gate_service.check(&principal(), gate("a good day", inline(&[], &[]))).await.unwrap();
     assert_eq!(allowed.decision, Decision::Allow);
     assert!(allowed.reasons.is_empty());
     assert!(allowed.scores.contains_key("offensive") && allowed.scores.contains_key("sentiment.positive"));
 
-    let review = gate_service.check(gate("a good day", inline(&[("offensive", Some(0.0), None)], &[]))).await.unwrap();
+    let review = gate_service
+        .check(&principal(), gate("a good day", inline(&[("offensive", Some(0.0), None)], &[])))
+        .await
+        .unwrap();
     assert_eq!(review.decision, Decision::Review);
     assert_eq!((review.reasons[0].category.as_str(), review.reasons[0].source.as_str()), ("offensive", MODEL));
     assert_eq!(review.reasons[0].threshold, Some(0.0));
 
     let policy = inline(&[("offensive", Some(0.0), None)], &["competitorco"]);
-    let blocked = gate_service.check(gate("buy CompetitorCo now, CompetitorCo!", policy)).await.unwrap();
+    let blocked = gate_service.check(&principal(), gate("buy CompetitorCo now, CompetitorCo!", policy)).await.unwrap();
     assert_eq!(blocked.decision, Decision::Block);
     assert_eq!(blocked.reasons[0].category, "blocklist", "block comes before review: {:?}", blocked.reasons);
     assert_eq!(blocked.reasons.iter().filter(|r| r.category == "blocklist").count(), 1, "one reason per entry");
@@ -122,7 +132,7 @@ async fn the_gate_decides_by_the_policy_and_says_why() {
     assert!(blocked.reasons[0].detail.as_deref().unwrap().contains("(2 times)"));
 
     // The built-in default policy reviews profanity.
-    let profane = gate_service.check(gate("damn it", PolicyChoice::default())).await.unwrap();
+    let profane = gate_service.check(&principal(), gate("damn it", PolicyChoice::default())).await.unwrap();
     assert!(profane.reasons.iter().any(|r| r.category == "profanity" && r.decision == Decision::Review));
     assert_eq!(profane.policy, "default");
 }
@@ -134,13 +144,13 @@ async fn the_gate_fails_closed_when_the_model_cannot_answer() {
     for (model, max_queue, detail) in [("not-served", 256, "not loaded"), (MODEL, 0, "queue")] {
         let f = fixture_with_queue(model, Duration::from_secs(5), max_queue);
         let policy = inline(&[], &["competitorco"]);
-        let verdict = f.services.gate.check(gate("hello there", policy.clone())).await.unwrap();
+        let verdict = f.services.gate.check(&principal(), gate("hello there", policy.clone())).await.unwrap();
         assert_eq!(verdict.decision, Decision::Review, "{model}");
         let reason = &verdict.reasons[0];
         assert_eq!(reason.category, "model_unavailable");
         assert!(reason.detail.as_deref().unwrap().contains(detail), "{reason:?}");
         // Word lists need no model: a blocklisted post is still blocked.
-        let verdict = f.services.gate.check(gate("competitorco rocks", policy)).await.unwrap();
+        let verdict = f.services.gate.check(&principal(), gate("competitorco rocks", policy)).await.unwrap();
         assert_eq!(verdict.decision, Decision::Block, "{model}");
     }
 }
@@ -157,7 +167,7 @@ async fn the_gate_refuses_client_mistakes_with_the_field() {
         (gate("hi", inline(&[], &["!!!"])), "policy.blocklist[0]"),
     ];
     for (request, param) in cases {
-        let err = gate_service.check(request).await.unwrap_err();
+        let err = gate_service.check(&principal(), request).await.unwrap_err();
         assert!(err.is_invalid_input(), "{err:?}");
         assert_eq!(err.param(), Some(param), "{err}");
     }

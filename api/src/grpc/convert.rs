@@ -11,7 +11,9 @@ use eiq_service::captions::{
     CaptionEvent, CaptionRequest, CaptionVariant, Captions, GenerationUsage, HashtagWish, ImageInput, Method, Origin,
 };
 use eiq_service::engagement::{BestTimesQuery, BlackoutWindow, ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::hashtags::{SuggestRequest, Suggestions};
 use eiq_service::images::{CroppedImage, ImageAnalysis, Rect};
+use eiq_service::index::{AccountSummary, SearchAnswer, SearchRequest};
 use eiq_service::posts::{EffectiveRules, Length, MediaDescription, PostCheck, PostCheckRequest, RuleOverride};
 use eiq_service::text::{
     Analysis, Decision, GateVerdict, ModelSummary, Policy, PolicyChoice, Reason, Span, Thresholds,
@@ -35,6 +37,7 @@ pub fn policy_choice(policy: Option<pb::gate_request::Policy>) -> PolicyChoice {
                 .collect::<BTreeMap<_, _>>(),
             blocklist: policy.blocklist,
             allowlist: policy.allowlist,
+            duplicate_window_days: (policy.duplicate_window_days != 0).then_some(policy.duplicate_window_days),
         }),
     }
 }
@@ -450,5 +453,84 @@ pub fn image_analysis(analysis: ImageAnalysis, cropped: Option<CroppedImage>) ->
             image: c.bytes,
             content_type: c.content_type.into(),
         }),
+    }
+}
+
+pub fn search_request(request: pb::SearchPostsRequest) -> SearchRequest {
+    let (text, vector) = match request.query {
+        Some(pb::search_posts_request::Query::Text(text)) => (Some(text), None),
+        Some(pb::search_posts_request::Query::Vector(vector)) => (None, Some(vector.values)),
+        None => (None, None),
+    };
+    SearchRequest {
+        text,
+        vector,
+        account_id: non_empty(request.account_id),
+        platform: non_empty(request.platform),
+        since: request.since,
+        until: request.until,
+        k: (request.k != 0).then_some(request.k as usize),
+    }
+}
+
+pub fn search_answer(answer: SearchAnswer) -> pb::SearchPostsResponse {
+    pb::SearchPostsResponse {
+        model: answer.model,
+        indexing: answer.indexing,
+        results: answer
+            .results
+            .into_iter()
+            .map(|post| pb::SimilarPost {
+                post_id: post.post_id,
+                account_id: post.account_id,
+                platform: post.platform,
+                text: post.text,
+                created_at: post.created_at,
+                engagement: post.engagement,
+                lift: post.lift,
+                hashtags: post.hashtags,
+                score: post.score,
+            })
+            .collect(),
+    }
+}
+
+pub fn account_summary(summary: AccountSummary) -> pb::AccountSummary {
+    let stats = summary.stats;
+    pb::AccountSummary {
+        account_id: stats.account_id,
+        posts: stats.posts as u64,
+        indexed_posts: summary.indexed_posts,
+        first_post_at: stats.first_post_at,
+        last_post_at: stats.last_post_at,
+        platforms: stats.platforms,
+    }
+}
+
+pub fn suggest_request(request: pb::SuggestHashtagsRequest) -> SuggestRequest {
+    SuggestRequest {
+        text: request.text,
+        platform: non_empty(request.platform),
+        account_id: non_empty(request.account_id),
+        k: (request.k != 0).then_some(request.k as usize),
+    }
+}
+
+pub fn suggestions(suggestions: Suggestions) -> pb::SuggestHashtagsResponse {
+    pb::SuggestHashtagsResponse {
+        hashtags: suggestions
+            .hashtags
+            .into_iter()
+            .map(|s| pb::HashtagSuggestion {
+                tag: s.tag,
+                score: s.score,
+                sources: s.sources.into_iter().map(String::from).collect(),
+                posts: s.posts as u64,
+                lift: s.lift,
+            })
+            .collect(),
+        limit: suggestions.limit.map(|l| l as u32),
+        history: suggestions.history.as_str().to_string(),
+        notes: suggestions.notes,
     }
 }

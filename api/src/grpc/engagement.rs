@@ -1,14 +1,16 @@
-//! `elevatediq.v1.Engagement`: thin handlers over [`HistoryService`] and [`ForecastService`].
+//! `elevatediq.v1.Engagement`: thin handlers over [`HistoryService`], [`ForecastService`] and the
+//! accounts of [`PostIndex`].
 
 use eiq_features::{HistoryFormat, ImportOptions};
 use eiq_proto::v1::{
-    BestTimesRequest, BestTimesResponse, ForecastRequest, ForecastResponse, ImportChunk, ImportResult,
-    engagement_server::Engagement, import_chunk,
+    AccountSummary, BestTimesRequest, BestTimesResponse, ForecastRequest, ForecastResponse, GetAccountRequest,
+    ImportChunk, ImportResult, ListAccountsRequest, ListAccountsResponse, engagement_server::Engagement, import_chunk,
 };
 use eiq_service::ServiceError;
 use eiq_service::engagement::{
     DraftRequest, ForecastService, HistoryService, ImportRequest, ImportSource, parse_media,
 };
+use eiq_service::index::PostIndex;
 use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -19,16 +21,34 @@ use crate::principal;
 pub struct GrpcEngagement {
     history: HistoryService,
     forecast: ForecastService,
+    index: PostIndex,
 }
 
 impl GrpcEngagement {
-    pub fn new(history: HistoryService, forecast: ForecastService) -> Self {
-        Self { history, forecast }
+    pub fn new(history: HistoryService, forecast: ForecastService, index: PostIndex) -> Self {
+        Self { history, forecast, index }
     }
 }
 
 #[tonic::async_trait]
 impl Engagement for GrpcEngagement {
+    async fn list_accounts(
+        &self,
+        request: Request<ListAccountsRequest>,
+    ) -> Result<Response<ListAccountsResponse>, Status> {
+        let principal = principal::of_grpc(&request)?;
+        let accounts = self.index.accounts(&principal).await.map_err(grpc_status)?;
+        Ok(Response::new(ListAccountsResponse {
+            accounts: accounts.into_iter().map(convert::account_summary).collect(),
+        }))
+    }
+
+    async fn get_account(&self, request: Request<GetAccountRequest>) -> Result<Response<AccountSummary>, Status> {
+        let principal = principal::of_grpc(&request)?;
+        let account = self.index.account(&principal, &request.into_inner().account_id).await.map_err(grpc_status)?;
+        Ok(Response::new(convert::account_summary(account)))
+    }
+
     async fn import_history(&self, request: Request<Streaming<ImportChunk>>) -> Result<Response<ImportResult>, Status> {
         let principal = principal::of_grpc(&request)?;
         let mut stream = request.into_inner();

@@ -5,6 +5,7 @@ mod captions;
 mod convert;
 mod embeddings;
 mod engagement;
+mod hashtags;
 mod images;
 mod posts;
 mod text;
@@ -15,6 +16,7 @@ use eiq_inference::ModelRegistry;
 use eiq_proto::v1::captions_server::CaptionsServer;
 use eiq_proto::v1::embeddings_server::EmbeddingsServer;
 use eiq_proto::v1::engagement_server::EngagementServer;
+use eiq_proto::v1::hashtags_server::HashtagsServer;
 use eiq_proto::v1::images_server::ImagesServer;
 use eiq_proto::v1::posts_server::PostsServer;
 use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
@@ -24,7 +26,7 @@ use tonic_health::ServingStatus;
 use eiq_service::Services;
 
 pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
-    let Services { embeddings, analysis, gate, history, forecast, posts, captions, images } = services;
+    let Services { embeddings, analysis, gate, history, forecast, posts, captions, images, index, hashtags } = services;
     let registry = Arc::clone(embeddings.registry());
     // The project's codec, not tonic-health's: an undecodable check is INVALID_ARGUMENT.
     let (health_reporter, health) = eiq_proto::health::health_reporter();
@@ -43,14 +45,16 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
         EmbeddingsServer::new(embeddings::GrpcEmbeddings::new(embeddings)).max_decoding_message_size(max_message_bytes);
     let text =
         TextIntelligenceServer::new(text::GrpcText::new(analysis, gate)).max_decoding_message_size(max_message_bytes);
-    let engagement = EngagementServer::new(engagement::GrpcEngagement::new(history, forecast))
+    let engagement = EngagementServer::new(engagement::GrpcEngagement::new(history, forecast, index.clone()))
         .max_decoding_message_size(max_message_bytes);
-    let posts = PostsServer::new(posts::GrpcPosts::new(posts)).max_decoding_message_size(max_message_bytes);
+    let posts = PostsServer::new(posts::GrpcPosts::new(posts, index)).max_decoding_message_size(max_message_bytes);
     let captions =
         CaptionsServer::new(captions::GrpcCaptions::new(captions)).max_decoding_message_size(max_message_bytes);
     // An image message may be as large as an image upload.
     let max_image_message = images.max_bytes().saturating_add(64 * 1024).max(max_message_bytes);
     let images = ImagesServer::new(images::GrpcImages::new(images)).max_decoding_message_size(max_image_message);
+    let hashtags =
+        HashtagsServer::new(hashtags::GrpcHashtags::new(hashtags)).max_decoding_message_size(max_message_bytes);
     Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -60,6 +64,7 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
         .add_service(posts)
         .add_service(captions)
         .add_service(images)
+        .add_service(hashtags)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

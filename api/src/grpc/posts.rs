@@ -1,9 +1,10 @@
 //! `elevatediq.v1.Posts`: thin handlers over [`PostRulesService`].
 
 use eiq_proto::v1::{
-    CheckPostRequest, CheckPostResponse, ListPlatformsRequest, ListPlatformsResponse, PlatformInfo,
-    SetPlatformOverrideRequest, posts_server::Posts,
+    CheckPostRequest, CheckPostResponse, ListPlatformsRequest, ListPlatformsResponse, PlatformInfo, SearchPostsRequest,
+    SearchPostsResponse, SetPlatformOverrideRequest, posts_server::Posts,
 };
+use eiq_service::index::PostIndex;
 use eiq_service::posts::PostRulesService;
 use tonic::{Request, Response, Status};
 
@@ -13,16 +14,24 @@ use crate::principal;
 
 pub struct GrpcPosts {
     posts: PostRulesService,
+    index: PostIndex,
 }
 
 impl GrpcPosts {
-    pub fn new(posts: PostRulesService) -> Self {
-        Self { posts }
+    pub fn new(posts: PostRulesService, index: PostIndex) -> Self {
+        Self { posts, index }
     }
 }
 
 #[tonic::async_trait]
 impl Posts for GrpcPosts {
+    async fn search(&self, request: Request<SearchPostsRequest>) -> Result<Response<SearchPostsResponse>, Status> {
+        let principal = principal::of_grpc(&request)?;
+        let search = convert::search_request(request.into_inner());
+        let answer = self.index.search(&principal, search).await.map_err(grpc_status)?;
+        Ok(Response::new(convert::search_answer(answer)))
+    }
+
     async fn check(&self, request: Request<CheckPostRequest>) -> Result<Response<CheckPostResponse>, Status> {
         let principal = principal::of_grpc(&request)?;
         let check_request = convert::post_check_request(request.into_inner());

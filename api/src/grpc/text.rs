@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, non_empty};
 use crate::error::grpc_status;
+use crate::principal;
 
 pub struct GrpcText {
     analysis: AnalysisService,
@@ -30,13 +31,15 @@ impl TextIntelligence for GrpcText {
     }
 
     async fn gate(&self, request: Request<GateRequest>) -> Result<Response<GateResponse>, Status> {
+        let principal = principal::of_grpc(&request)?;
         let request = request.into_inner();
         let gate_request = text::GateRequest {
             text: request.text,
             platform: non_empty(request.platform),
+            account_id: non_empty(request.account_id),
             policy: convert::policy_choice(request.policy),
         };
-        let verdict = self.gate.check(gate_request).await.map_err(grpc_status)?;
+        let verdict = self.gate.check(&principal, gate_request).await.map_err(grpc_status)?;
         Ok(Response::new(convert::verdict(verdict)))
     }
 }

@@ -25,7 +25,7 @@ pub enum TimeValue {
 
 impl TimeValue {
     /// Unix seconds, checked like the history's own times; `field` names it in the error.
-    fn seconds(&self, field: String) -> Result<i64, ServiceError> {
+    pub(super) fn seconds(&self, field: String) -> Result<i64, ServiceError> {
         let parsed = match self {
             TimeValue::Seconds(s) => eiq_datasets::parse_time(&s.to_string()),
             TimeValue::Text(t) => eiq_datasets::parse_time(t.trim()),
@@ -240,4 +240,50 @@ async fn answer(
     };
     let best = state.services.forecast.best_times(principal, account_id, query).await?;
     Ok(Json(super::convert::best_times_response(best, body.include_grid)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountBody {
+    pub account_id: String,
+    /// Posts in the history.
+    pub posts: usize,
+    /// Posts in the vector index (equal to `posts` once indexing has caught up).
+    pub indexed_posts: u64,
+    /// RFC 3339, UTC.
+    pub first_post_at: String,
+    pub last_post_at: String,
+    pub platforms: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountsResponse {
+    pub accounts: Vec<AccountBody>,
+}
+
+/// The tenant's accounts: posts, indexed posts, first and last post, platforms.
+#[utoipa::path(
+    get, path = "/v1/accounts", tag = "accounts",
+    params(("x-tenant-id" = Option<String>, Header)),
+    responses((status = 200, body = AccountsResponse), (status = 404, body = ErrorBody, description = "the tenant has no history"))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+) -> Result<Json<AccountsResponse>, ApiError> {
+    let accounts = state.services.index.accounts(&principal).await?;
+    Ok(Json(AccountsResponse { accounts: accounts.into_iter().map(AccountBody::from).collect() }))
+}
+
+/// One account of the tenant.
+#[utoipa::path(
+    get, path = "/v1/accounts/{account_id}", tag = "accounts",
+    params(("account_id" = String, Path), ("x-tenant-id" = Option<String>, Header)),
+    responses((status = 200, body = AccountBody), (status = 404, body = ErrorBody, description = "no history for the account"))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(account_id): Path<String>,
+) -> Result<Json<AccountBody>, ApiError> {
+    Ok(Json(state.services.index.account(&principal, &account_id).await?.into()))
 }

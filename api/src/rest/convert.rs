@@ -4,18 +4,24 @@ use eiq_datasets::format_time;
 use eiq_features::best_times::{BestTimes, Slot};
 use eiq_service::captions::{CaptionVariant, Captions, Method, Origin};
 use eiq_service::engagement::{ForecastAnswer, ImportReport, TimedForecast};
+use eiq_service::hashtags::{Suggestion, Suggestions};
 use eiq_service::images::{ImageAnalysis, Rect};
+use eiq_service::index::{AccountSummary, SearchAnswer, SimilarPost};
 use eiq_service::posts::{EffectiveRules, Length, PostCheck};
 use eiq_service::text::{Analysis, GateVerdict, ModelSummary, Reason, Span};
 
-use super::accounts::{BestTimesResponse, ForecastModelBody, ForecastResponse, SlotBody, TimedForecastBody};
+use super::accounts::{
+    AccountBody, BestTimesResponse, ForecastModelBody, ForecastResponse, SlotBody, TimedForecastBody,
+};
 use super::analyze::{AnalyzeResponse, AnalyzeResult, ModelInfo, SpanBody, TaskResult};
 use super::captions::{CaptionVariantBody, CaptionsResponse, GateSummaryBody, UsageBody};
 use super::gate::{GateResponse, ReasonBody};
+use super::hashtags::{HashtagBody, SuggestResponse};
 use super::history::{AccountImportBody, ImportResponse, RowErrorBody};
 use super::images::{ColorBody, ImageAnalysisResponse, OcrBody, PlatformFitBody, QualityBody, RectBody, TextLineBody};
 use super::models::ModelCard;
 use super::posts::{CheckResponse, LengthBody, MediaKindBody, MediaRulesBody, PlatformBody, ViolationBody};
+use super::search::{SearchResponse, SimilarPostBody};
 
 impl From<Span> for SpanBody {
     fn from(span: Span) -> Self {
@@ -357,6 +363,69 @@ impl From<ImageAnalysis> for ImageAnalysisResponse {
             },
             alt_text: analysis.alt_text,
             warnings: analysis.warnings,
+        }
+    }
+}
+
+impl From<SimilarPost> for SimilarPostBody {
+    fn from(post: SimilarPost) -> Self {
+        Self {
+            post_id: post.post_id,
+            account_id: post.account_id,
+            platform: post.platform,
+            text: post.text,
+            created_at: format_time(post.created_at),
+            engagement: post.engagement,
+            lift: post.lift,
+            hashtags: post.hashtags,
+            score: post.score,
+        }
+    }
+}
+
+impl From<SearchAnswer> for SearchResponse {
+    fn from(answer: SearchAnswer) -> Self {
+        Self {
+            model: answer.model,
+            results: answer.results.into_iter().map(SimilarPostBody::from).collect(),
+            indexing: answer.indexing,
+        }
+    }
+}
+
+impl From<AccountSummary> for AccountBody {
+    fn from(summary: AccountSummary) -> Self {
+        let stats = summary.stats;
+        Self {
+            account_id: stats.account_id,
+            posts: stats.posts,
+            indexed_posts: summary.indexed_posts,
+            first_post_at: format_time(stats.first_post_at),
+            last_post_at: format_time(stats.last_post_at),
+            platforms: stats.platforms,
+        }
+    }
+}
+
+impl From<Suggestion> for HashtagBody {
+    fn from(s: Suggestion) -> Self {
+        Self {
+            tag: s.tag,
+            score: s.score,
+            sources: s.sources.into_iter().map(String::from).collect(),
+            posts: s.posts,
+            lift: s.lift,
+        }
+    }
+}
+
+impl From<Suggestions> for SuggestResponse {
+    fn from(s: Suggestions) -> Self {
+        Self {
+            hashtags: s.hashtags.into_iter().map(HashtagBody::from).collect(),
+            limit: s.limit,
+            history: s.history.as_str().to_string(),
+            notes: s.notes,
         }
     }
 }

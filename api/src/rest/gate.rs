@@ -13,6 +13,7 @@ use super::AppState;
 use super::analyze::SpanBody;
 use super::json::ApiJson;
 use crate::error::{ApiError, ErrorBody};
+use crate::principal::Caller;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +23,11 @@ pub struct GateBody {
     /// Where it will be published (`x`, `instagram`, ...); echoed in the answer.
     #[serde(default)]
     pub platform: Option<String>,
+    /// The account that will publish it: the `duplicate` category compares the post with that
+    /// account's posts of the policy's window (default 30 days). Omitted: no duplicate check.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub account_id: Option<String>,
     /// A configured policy's name, or a policy inline; `default` when omitted.
     #[serde(default)]
     #[schema(value_type = Object, example = json!({"thresholds": {"offensive": {"review": 0.4, "block": 0.8}}, "blocklist": ["competitorco"]}))]
@@ -70,6 +76,7 @@ pub struct ReasonBody {
 )]
 pub async fn check(
     State(state): State<AppState>,
+    Caller(principal): Caller,
     ApiJson(body): ApiJson<GateBody>,
 ) -> Result<Json<GateResponse>, ApiError> {
     let policy = match body.policy {
@@ -80,7 +87,8 @@ pub async fn check(
             return Err(ServiceError::invalid("policy", "policy: expected a policy name or a policy object").into());
         }
     };
-    let verdict = state.services.gate.check(GateRequest { text: body.text, platform: body.platform, policy }).await?;
+    let request = GateRequest { text: body.text, platform: body.platform, account_id: body.account_id, policy };
+    let verdict = state.services.gate.check(&principal, request).await?;
     Ok(Json(verdict.into()))
 }
 

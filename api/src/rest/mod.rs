@@ -11,6 +11,7 @@ mod captions;
 mod convert;
 mod embeddings;
 mod gate;
+mod hashtags;
 mod health;
 mod history;
 mod images;
@@ -20,6 +21,7 @@ mod moderations;
 mod openapi;
 mod perspective;
 mod posts;
+mod search;
 mod texts;
 
 use std::sync::Arc;
@@ -65,6 +67,10 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize, max_image_bytes: usize
         .routes(routes!(posts::list_platforms))
         .routes(routes!(posts::set_platform))
         .routes(routes!(captions::generate))
+        .routes(routes!(search::search))
+        .routes(routes!(hashtags::suggest))
+        .routes(routes!(accounts::list))
+        .routes(routes!(accounts::get))
         .routes(routes!(accounts::forecast))
         .routes(routes!(accounts::best_times, accounts::best_times_query))
         .routes(routes!(health::alive))

@@ -53,14 +53,14 @@ pub fn serve_args(extra: &[&str]) -> ServeArgs {
     }
 }
 
-/// Fetches every model the default `eiq serve` loads, and the profanity word list beside them,
-/// as `eiq models fetch` would.
+/// Fetches every model the default `eiq serve` loads, and the word lists beside them (profanity,
+/// word frequencies), as `eiq models fetch` would.
 pub fn ensure_models_fetched() {
     static FETCHED: OnceLock<()> = OnceLock::new();
     FETCHED.get_or_init(|| {
         let args = serve_args(&[]);
         let catalogue = Catalogue::builtin().unwrap();
-        for id in args.models.iter().map(String::as_str).chain(["profanity-wordlist"]) {
+        for id in args.models.iter().map(String::as_str).chain(["profanity-wordlist", "wordsegment"]) {
             fetch_with_dependencies(&catalogue, &args.catalogue.cache(), id, &FetchOptions::default()).unwrap();
         }
     });

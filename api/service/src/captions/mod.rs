@@ -285,7 +285,7 @@ impl CaptionService {
                         if similarity.is_some_and(|s| s < MIN_SIMILARITY) {
                             continue;
                         }
-                        let verdict = self.gate(&fitted.text, &target.id).await;
+                        let verdict = self.gate(principal, &fitted.text, &target.id).await;
                         if verdict.0 != Decision::Block {
                             chosen = Some((fitted, verdict, Origin::Generated { attempt }, similarity));
                             break;
@@ -296,7 +296,7 @@ impl CaptionService {
                     Some(chosen) => chosen,
                     None => {
                         let fitted = fit(target, &keep, &source, wish_cap);
-                        let verdict = self.gate(&fitted.text, &target.id).await;
+                        let verdict = self.gate(principal, &fitted.text, &target.id).await;
                         let similarity = self.similarity(&source, &fitted.text).await;
                         (fitted, verdict, Origin::FittedDraft, similarity)
                     }
@@ -373,13 +373,14 @@ impl CaptionService {
     }
 
     /// The default policy's decision and reasons for a variant; an unavailable gate is `review`.
-    async fn gate(&self, text: &str, platform: &str) -> (Decision, Vec<Reason>) {
+    async fn gate(&self, principal: &Principal, text: &str, platform: &str) -> (Decision, Vec<Reason>) {
         let request = GateRequest {
             text: text.to_string(),
             platform: Some(platform.to_string()),
+            account_id: None,
             policy: PolicyChoice::default(),
         };
-        match self.inner.gate.check(request).await {
+        match self.inner.gate.check(principal, request).await {
             Ok(verdict) => (verdict.decision, verdict.reasons),
             Err(err) => (
                 Decision::Review,

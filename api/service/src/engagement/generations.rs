@@ -17,8 +17,10 @@ use eiq_training::engagement::{AccountState, EngagementModel};
 use polars::prelude::DataFrame;
 use tokio::sync::{OnceCell, OwnedMutexGuard};
 
+use super::accounts::{AccountStats, account_stats};
 use super::feature_error;
 use super::forecaster::{Failure, Forecaster};
+use super::tags::{TagLift, tag_lift};
 use crate::error::{Hint, Resource, ServiceError};
 use crate::tenancy::TenantId;
 
@@ -29,6 +31,10 @@ pub const MAX_CACHED_TENANTS: usize = 256;
 pub struct Digest {
     pub slots: TenantSlots,
     pub states: HashMap<String, AccountState>,
+    /// Every account's posts, first and last post and platforms, by account id.
+    pub accounts: Vec<AccountStats>,
+    /// Every hashtag's posts and shrunk engagement lift, per account and for the tenant.
+    pub tags: TagLift,
     /// The tenant's feature rows, which the forecaster trains on.
     features: DataFrame,
 }
@@ -160,10 +166,12 @@ impl Inner {
     fn compute_digest(&self, tenant: &TenantId) -> Result<Arc<Digest>, Failure> {
         let internal = Failure::internal("digest");
         let posts = self.store.load_tenant(tenant.as_str()).map_err(|e| internal(&e))?;
-        let features = eiq_features::features(posts).map_err(|e| internal(&e))?;
+        let features = eiq_features::features(posts.clone()).map_err(|e| internal(&e))?;
         let slots = TenantSlots::new(&features).map_err(|e| internal(&e))?;
         let states = AccountState::all_from_features(&features).map_err(|e| internal(&e))?;
-        Ok(Arc::new(Digest { slots, states, features }))
+        let accounts = account_stats(&features).map_err(|e| internal(&e))?;
+        let tags = tag_lift(&posts, &features).map_err(|e| internal(&e))?;
+        Ok(Arc::new(Digest { slots, states, accounts, tags, features }))
     }
 }
 

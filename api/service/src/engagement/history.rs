@@ -36,6 +36,7 @@ struct Inner {
     settings: ImportSettings,
     imports: Arc<Semaphore>,
     generations: Generations,
+    imported: super::ImportListener,
 }
 
 /// A held import slot (see the module docs); dropped when the import is done.
@@ -94,9 +95,14 @@ pub struct ImportReport {
 }
 
 impl HistoryService {
-    pub(super) fn new(store: Arc<HistoryStore>, settings: ImportSettings, generations: Generations) -> Self {
+    pub(super) fn new(
+        store: Arc<HistoryStore>,
+        settings: ImportSettings,
+        generations: Generations,
+        imported: super::ImportListener,
+    ) -> Self {
         let imports = Arc::new(Semaphore::new(settings.max_concurrent.max(1)));
-        Self { inner: Arc::new(Inner { store, settings, imports, generations }) }
+        Self { inner: Arc::new(Inner { store, settings, imports, generations, imported }) }
     }
 
     pub fn max_import_bytes(&self) -> usize {
@@ -160,6 +166,7 @@ impl HistoryService {
         let imported = posts.len();
         let (store, name) = (Arc::clone(&self.inner.store), tenant.clone());
         let accounts = blocking(move || store.merge(name.as_str(), posts)).await?;
+        (self.inner.imported)(&tenant);
         self.inner.generations.warm(tenant);
         Ok(ImportReport {
             imported,

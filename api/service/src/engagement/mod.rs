@@ -5,11 +5,13 @@
 //! `Generations` the per-generation derived state (digest, forecaster), and `Forecaster` the
 //! trained models on disk. [`ForecastService`] only reads.
 
+mod accounts;
 mod beneath;
 mod forecast;
 mod forecaster;
 mod generations;
 mod history;
+mod tags;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,23 +19,41 @@ use std::sync::Arc;
 use eiq_features::{FeatureError, HistoryStore};
 use eiq_training::engagement::GbdtParams;
 
+pub use accounts::AccountStats;
 pub use forecast::{
     BestTimesQuery, BlackoutWindow, DraftRequest, ForecastAnswer, ForecastService, TimedForecast, parse_media,
 };
+pub use generations::{Digest, Generations};
 pub use history::{HistoryService, ImportReport, ImportRequest, ImportSettings, ImportSlot, ImportSource};
+pub use tags::{SHRINK_POSTS, TagLift, TagStat};
 
-use self::generations::Generations;
 use crate::error::ServiceError;
 
-/// The history and forecast services over one data directory, sharing its derived state.
-pub fn open(data_dir: &Path, settings: ImportSettings) -> (HistoryService, ForecastService) {
+/// The history and forecast services over one data directory, sharing its derived state
+/// (`generations`, which the post index reads too); `imported` hears of every stored import.
+pub struct Engagement {
+    pub history: HistoryService,
+    pub forecast: ForecastService,
+    pub generations: Generations,
+    pub store: Arc<HistoryStore>,
+}
+
+pub fn open(data_dir: &Path, settings: ImportSettings, imported: ImportListener) -> Engagement {
     let store = Arc::new(HistoryStore::new(data_dir));
     let forecaster = forecaster::Forecaster::new(data_dir.join("models"), GbdtParams::default());
     let generations = Generations::new(Arc::clone(&store), forecaster);
-    (HistoryService::new(store, settings, generations.clone()), ForecastService::new(generations))
+    Engagement {
+        history: HistoryService::new(Arc::clone(&store), settings, generations.clone(), imported),
+        forecast: ForecastService::new(generations.clone()),
+        generations,
+        store,
+    }
 }
 
-fn feature_error(error: FeatureError) -> ServiceError {
+/// Told the tenant of every stored import (the post index queues it for indexing).
+pub type ImportListener = Arc<dyn Fn(&crate::tenancy::TenantId) + Send + Sync>;
+
+pub(crate) fn feature_error(error: FeatureError) -> ServiceError {
     match error {
         FeatureError::WrongFormat { .. } | FeatureError::BadRow(_) | FeatureError::InvalidName(_) => {
             ServiceError::invalid_request(error.to_string())

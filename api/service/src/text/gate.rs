@@ -15,6 +15,9 @@ use eiq_inference::LexiconMatch;
 use super::analysis::{AnalysisService, Span, TaskScores, spans};
 use super::policy::{Policy, PolicyBook, Thresholds};
 use crate::error::ServiceError;
+use crate::index::{PostIndex, check_account};
+use crate::limits::excerpt;
+use crate::tenancy::Principal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Decision {
@@ -51,6 +54,9 @@ impl Default for PolicyChoice {
 pub struct GateRequest {
     pub text: String,
     pub platform: Option<String>,
+    /// The account that will publish the post: the `duplicate` category compares it with that
+    /// account's recent posts (no account, no duplicate check).
+    pub account_id: Option<String>,
     pub policy: PolicyChoice,
 }
 
@@ -86,11 +92,18 @@ pub struct GateService {
     analysis: AnalysisService,
     policies: Arc<PolicyBook>,
     timeout: Duration,
+    /// The post index, for the `duplicate` category (none in batch tools that have no index).
+    index: Option<PostIndex>,
 }
 
 impl GateService {
     pub fn new(analysis: AnalysisService, policies: PolicyBook, timeout: Duration) -> Self {
-        Self { analysis, policies: Arc::new(policies), timeout }
+        Self { analysis, policies: Arc::new(policies), timeout, index: None }
+    }
+
+    /// The gate with the `duplicate` category, answered from `index`.
+    pub fn with_index(self, index: PostIndex) -> Self {
+        Self { index: Some(index), ..self }
     }
 
     pub fn policies(&self) -> &PolicyBook {
@@ -107,9 +120,9 @@ impl GateService {
         gate_categories(heads.iter().map(|h| (h.task.as_str(), h.labels.as_slice())))
     }
 
-    pub async fn check(&self, request: GateRequest) -> Result<GateVerdict, ServiceError> {
+    pub async fn check(&self, principal: &Principal, request: GateRequest) -> Result<GateVerdict, ServiceError> {
         let started = Instant::now();
-        let result = self.check_with(request).await;
+        let result = self.check_with(principal, request).await;
         let outcome = match &result {
             Ok(verdict) => verdict.decision.as_str(),
             Err(_) => "invalid",
@@ -119,8 +132,11 @@ impl GateService {
         result
     }
 
-    async fn check_with(&self, request: GateRequest) -> Result<GateVerdict, ServiceError> {
+    async fn check_with(&self, principal: &Principal, request: GateRequest) -> Result<GateVerdict, ServiceError> {
         super::analysis::validate_texts(std::slice::from_ref(&request.text), 1, "text")?;
+        if let Some(account) = &request.account_id {
+            check_account(account)?;
+        }
         let categories = self.categories();
         let known = (!categories.is_empty()).then_some(categories.as_slice());
         let inline_lists;
@@ -143,8 +159,10 @@ impl GateService {
 
         let mut reasons = Vec::new();
         let mut scores = BTreeMap::new();
-        let analysis =
-            tokio::time::timeout(self.timeout, self.analysis.analyze(vec![request.text.clone()], None)).await;
+        let (analysis, duplicate) = tokio::join!(
+            tokio::time::timeout(self.timeout, self.analysis.analyze(vec![request.text.clone()], None)),
+            tokio::time::timeout(self.timeout, self.duplicate(principal, &request, policy)),
+        );
         let analysis = match analysis {
             Ok(Ok(analysis)) => Ok(analysis),
             Ok(Err(err)) if err.is_invalid_input() => return Err(err),
@@ -206,9 +224,55 @@ impl GateService {
                 detail: Some(format!("`{}` matches blocklist entry `{entry}`{repeats}", first.text)),
             });
         }
+        match duplicate {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some((score, reason)))) => {
+                scores.insert("duplicate".into(), score);
+                reasons.extend(reason);
+            }
+            Ok(Err(err)) if err.is_invalid_input() => return Err(err),
+            Ok(Err(err)) => reasons.push(failure("duplicate", "post-index", err.to_string())),
+            Err(_) => reasons.push(failure(
+                "duplicate",
+                "post-index",
+                format!("no answer within {} ms", self.timeout.as_millis()),
+            )),
+        }
         reasons.sort_by(|a, b| b.decision.cmp(&a.decision).then(b.score.total_cmp(&a.score)));
         let decision = reasons.iter().map(|r| r.decision).max().unwrap_or(Decision::Allow);
         Ok(GateVerdict { decision, policy: name, platform: request.platform, reasons, spans: found, scores })
+    }
+}
+
+impl GateService {
+    /// The `duplicate` category: the account's most similar post within the policy's window, as
+    /// a score and, past a threshold, a reason naming that post. `None` without an account (or
+    /// an index).
+    async fn duplicate(
+        &self,
+        principal: &Principal,
+        request: &GateRequest,
+        policy: &Policy,
+    ) -> Result<Option<(f32, Option<Reason>)>, ServiceError> {
+        let (Some(index), Some(account)) = (&self.index, &request.account_id) else { return Ok(None) };
+        let thresholds = policy.duplicate_thresholds();
+        if thresholds.review.is_none() && thresholds.block.is_none() {
+            return Ok(None);
+        }
+        let window = i64::from(policy.duplicate_window_days()) * 86_400;
+        let since = chrono::Utc::now().timestamp() - window;
+        let Some(nearest) = index.nearest_in_account(&principal.tenant, account, &request.text, since).await? else {
+            return Ok(Some((0.0, None)));
+        };
+        let model = index.model().unwrap_or_default().to_string();
+        let reason = crossed("duplicate", nearest.score, &thresholds, &model, "").map(|mut reason| {
+            let date = chrono::DateTime::from_timestamp(nearest.created_at, 0)
+                .map_or_else(|| nearest.created_at.to_string(), |d| d.format("%Y-%m-%d").to_string());
+            reason.detail =
+                Some(format!("repeats post {} of {date} (similarity {:.2})", excerpt(&nearest.post_id), nearest.score));
+            reason
+        });
+        Ok(Some((nearest.score, reason)))
     }
 }
 
@@ -277,6 +341,7 @@ pub fn gate_categories<'a>(heads: impl IntoIterator<Item = (&'a str, &'a [String
     let mut categories: Vec<String> =
         heads.into_iter().flat_map(|(task, labels)| head_categories(task, labels)).map(|(name, _)| name).collect();
     categories.push("profanity".into());
+    categories.push("duplicate".into());
     categories
 }
 

@@ -34,7 +34,17 @@ pub struct Policy {
     /// Words or phrases never reported by the word lists (a brand name that looks like profanity).
     #[serde(default)]
     pub allowlist: Vec<String>,
+    /// How far back the `duplicate` category looks for the same account's posts, in days
+    /// (default [`DEFAULT_DUPLICATE_WINDOW_DAYS`]).
+    #[serde(default)]
+    pub duplicate_window_days: Option<u32>,
 }
+
+/// The `duplicate` category's thresholds when a policy gives none: review at cosine 0.95.
+pub const DEFAULT_DUPLICATE_REVIEW: f32 = 0.95;
+pub const DEFAULT_DUPLICATE_WINDOW_DAYS: u32 = 30;
+/// Longest duplicate window a policy may ask for (ten years).
+pub const MAX_DUPLICATE_WINDOW_DAYS: u32 = 3_650;
 
 /// Most entries in a blocklist or allowlist: a policy is configuration, not a corpus.
 pub const MAX_LIST_ENTRIES: usize = 10_000;
@@ -60,7 +70,20 @@ impl Policy {
             ]),
             blocklist: Vec::new(),
             allowlist: Vec::new(),
+            duplicate_window_days: None,
         }
+    }
+
+    /// The `duplicate` category's thresholds: the policy's, or review at 0.95.
+    pub fn duplicate_thresholds(&self) -> Thresholds {
+        self.thresholds
+            .get("duplicate")
+            .copied()
+            .unwrap_or(Thresholds { review: Some(DEFAULT_DUPLICATE_REVIEW), block: None })
+    }
+
+    pub fn duplicate_window_days(&self) -> u32 {
+        self.duplicate_window_days.unwrap_or(DEFAULT_DUPLICATE_WINDOW_DAYS)
     }
 
     /// Checks every threshold, list and (when known) category; `field` prefixes the field names
@@ -93,6 +116,14 @@ impl Policy {
                     format!("review ({review}) must not exceed block ({block})"),
                 ));
             }
+        }
+        if let Some(days) = self.duplicate_window_days
+            && !(1..=MAX_DUPLICATE_WINDOW_DAYS).contains(&days)
+        {
+            return Err(invalid(
+                format!("{field}.duplicate_window_days"),
+                format!("{days} is outside 1–{MAX_DUPLICATE_WINDOW_DAYS}"),
+            ));
         }
         for (name, list) in [("blocklist", &self.blocklist), ("allowlist", &self.allowlist)] {
             if list.len() > MAX_LIST_ENTRIES {
@@ -203,7 +234,7 @@ mod tests {
     use super::*;
 
     fn categories() -> Vec<String> {
-        ["offensive", "hate", "profanity"].map(String::from).to_vec()
+        ["offensive", "hate", "profanity", "duplicate"].map(String::from).to_vec()
     }
 
     #[test]

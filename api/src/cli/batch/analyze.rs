@@ -14,12 +14,13 @@ use anyhow::{Context, bail};
 use eiq_datasets::Post;
 use eiq_inference::{BatcherConfig, LoadOptions, ModelRegistry};
 use eiq_service::limits::{ANALYSIS_DEADLINE, MAX_TEXT_BYTES};
+use eiq_service::tenancy::{Principal, TenantId};
 use eiq_service::text::{AnalysisService, GateRequest, GateService, GateVerdict, PolicyChoice, TextAnalysis};
 use polars::prelude::{Column, DataFrame};
 
 use super::{load_history, write_frame};
 use crate::config::BatchAnalyzeArgs;
-use crate::server::{load_profanity, policy_book};
+use crate::server::policy_book;
 
 /// Posts analysed together: one analysis request, then their gate checks at once.
 const CHUNK: usize = 256;
@@ -37,7 +38,7 @@ pub fn run(args: &BatchAnalyzeArgs) -> anyhow::Result<String> {
     }
 
     let registry = ModelRegistry::new(&catalogue, std::slice::from_ref(&args.text_model), &args.text_model)?;
-    let profanity = load_profanity(&catalogue, &cache);
+    let profanity = eiq_inference::Lexicon::load_profanity(&catalogue, &cache);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let options = LoadOptions {
         threads: args.threads.unwrap_or(cores).max(1),
@@ -56,6 +57,7 @@ pub fn run(args: &BatchAnalyzeArgs) -> anyhow::Result<String> {
     let analysis = AnalysisService::new(registry.clone(), args.text_model.clone(), profanity, CHUNK);
     let gate = GateService::new(analysis.clone(), policies, ANALYSIS_DEADLINE);
 
+    let principal = Principal::local(TenantId::default_tenant());
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let started = Instant::now();
     let rows = runtime.block_on(async {
@@ -67,7 +69,7 @@ pub fn run(args: &BatchAnalyzeArgs) -> anyhow::Result<String> {
         let bar = eiq_training::progress(posts.len(), "analysing");
         let mut rows = Vec::with_capacity(posts.len());
         for chunk in posts.chunks(CHUNK) {
-            rows.extend(analyse_chunk(&analysis, &gate, &args.policy, chunk).await?);
+            rows.extend(analyse_chunk(&analysis, &gate, &principal, &args.policy, chunk).await?);
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
@@ -98,6 +100,7 @@ pub fn run(args: &BatchAnalyzeArgs) -> anyhow::Result<String> {
 async fn analyse_chunk(
     analysis: &AnalysisService,
     gate: &GateService,
+    principal: &Principal,
     policy: &str,
     posts: &[&Post],
 ) -> anyhow::Result<Vec<(TextAnalysis, GateVerdict)>> {
@@ -107,9 +110,10 @@ async fn analyse_chunk(
         let request = GateRequest {
             text: post.text.clone(),
             platform: Some(post.platform.clone()),
+            account_id: None,
             policy: PolicyChoice::Named(policy.to_string()),
         };
-        gate.check(request)
+        gate.check(principal, request)
     });
     let verdicts = futures::future::join_all(checks).await.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(analysed.results.into_iter().zip(verdicts).collect())

@@ -9,6 +9,7 @@ mod best_times;
 mod features;
 mod forecast;
 mod import;
+mod index;
 mod report;
 mod svg;
 mod train;
@@ -25,6 +26,7 @@ pub use best_times::run as best_times;
 pub use features::run as features;
 pub use forecast::run as forecast;
 pub use import::run as import;
+pub use index::run as index;
 pub use report::run as report;
 pub use train::run as train;
 

@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve REST and gRPC on one port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List, fetch and verify the pinned models.
     #[command(subcommand)]
     Models(ModelsCommand),

@@ -21,7 +21,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
     match args.command {
         Command::Serve(serve) => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(server::run(serve))?;
+            runtime.block_on(server::run(*serve))?;
         }
         Command::Models(command) => {
             let report = match command {

@@ -87,7 +87,7 @@ async fn similar_posts_duplicates_and_hashtags_over_rest_and_grpc() {
     }
     // Only acme has this post: the other tenant must never see it.
     let secret = format!(
-        "{HEADER}secret,brand,x,{},UTC,Quarterly numbers embargoed until Friday,none,1,1,1,,1000\n",
+        "{HEADER}secret,brand,x,{},UTC,Quarterly numbers embargoed until Friday #EmbargoWatch,none,1,1,1,,1000\n",
         now - 3_600
     );
     assert_eq!(import(s, "acme", "format=csv", secret.into_bytes()).await.0, 200);
@@ -122,7 +122,7 @@ async fn similar_posts_duplicates_and_hashtags_over_rest_and_grpc() {
     assert!(recent["results"].as_array().unwrap().iter().all(|r| r["post_id"] != "b1"), "{recent}");
 
     // Tenants are apart: acme finds its secret post, rival only its own posts.
-    let query = json!({"text": "Quarterly numbers embargoed until Friday"});
+    let query = json!({"text": "Quarterly numbers embargoed until Friday #EmbargoWatch"});
     let (_, mine) = post(s, "acme", "/v1/posts:search", query.clone()).await;
     assert_eq!(mine["results"][0]["post_id"], "secret");
     assert!(mine["results"][0]["score"].as_f64().unwrap() > 0.99);
@@ -131,6 +131,21 @@ async fn similar_posts_duplicates_and_hashtags_over_rest_and_grpc() {
     assert_eq!(theirs["results"].as_array().unwrap().len(), 7);
     let (status, _) = get(s, "nobody", "/v1/accounts").await;
     assert_eq!(status, 404);
+    // ... and neither its duplicates nor its hashtags reach the other tenant.
+    let repeat = json!({"text": "Quarterly numbers embargoed until Friday #EmbargoWatch", "account_id": "brand"});
+    let (_, verdict) = post(s, "rival", "/v1/moderation/gate", repeat).await;
+    assert!(verdict["reasons"].as_array().unwrap().iter().all(|r| r["category"] != "duplicate"), "{verdict}");
+    let draft = json!({"text": "Quarterly numbers are embargoed until Friday", "account_id": "brand", "k": 30});
+    let (_, mine) = post(s, "acme", "/v1/hashtags:suggest", draft.clone()).await;
+    let history_tags = |answer: &Value| -> Vec<String> {
+        let tags = answer["hashtags"].as_array().unwrap().iter();
+        tags.filter(|t| t["sources"].as_array().unwrap().contains(&json!("history")))
+            .map(|t| t["tag"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(history_tags(&mine).contains(&"#EmbargoWatch".to_string()), "{mine}");
+    let (_, theirs) = post(s, "rival", "/v1/hashtags:suggest", draft).await;
+    assert!(!history_tags(&theirs).contains(&"#EmbargoWatch".to_string()), "{theirs}");
 
     // Bad input: 422 naming the field, 404 for an unknown account.
     for (body, field) in [
@@ -261,6 +276,33 @@ async fn similar_posts_duplicates_and_hashtags_over_rest_and_grpc() {
     assert!(!suggested.hashtags.is_empty() && suggested.hashtags.len() <= 3);
     let bad = SuggestHashtagsRequest { text: "x".into(), k: 99, ..Default::default() };
     assert_eq!(hashtags.suggest(tenant(bad, "acme")).await.unwrap_err().code(), Code::InvalidArgument);
+    s.shutdown_and_wait();
+}
+
+#[tokio::test]
+async fn concurrent_imports_and_searches_never_fail_the_server() {
+    let f = fixture();
+    let s = &f.server;
+    wait_ready(s).await;
+    let imports = (0..4).map(|round| async move {
+        import(s, "busy", "format=csv", many_posts(&format!("acct{round}"), 300).into_bytes()).await.0
+    });
+    let searches = (0..40).map(|i| async move {
+        let body = json!({"text": format!("coffee near the river {i}"), "k": 5});
+        let search = post(s, "busy", "/v1/posts:search", body).await.0;
+        let tags = post(s, "busy", "/v1/hashtags:suggest", json!({"text": "coffee by the river"})).await.0;
+        let gate = post(s, "busy", "/v1/moderation/gate", json!({"text": "coffee", "account_id": "acct0"})).await.0;
+        [search, tags, gate]
+    });
+    let (imported, searched) = tokio::join!(futures::future::join_all(imports), futures::future::join_all(searches));
+    assert!(imported.iter().all(|status| *status == 200), "{imported:?}");
+    // Before the first import lands the tenant has no history (404); a full queue is 429; never a 5xx.
+    assert!(searched.iter().flatten().all(|status| !status.is_server_error()), "{searched:?}");
+    // Once indexing settles, every post is there exactly once.
+    let accounts = wait_indexed(s, "busy", Duration::from_secs(120)).await;
+    let accounts = accounts["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 4);
+    assert!(accounts.iter().all(|a| a["posts"] == 300 && a["indexed_posts"] == 300), "{accounts:?}");
     s.shutdown_and_wait();
 }
 

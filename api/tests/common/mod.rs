@@ -48,7 +48,7 @@ pub fn serve_args(extra: &[&str]) -> ServeArgs {
     let mut argv = vec!["eiq", "serve"];
     argv.extend_from_slice(extra);
     match Cli::try_parse_from(argv).expect("valid test flags").command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         other => panic!("not serve: {other:?}"),
     }
 }

@@ -24,11 +24,14 @@ struct Args {
     model: String,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
+    // The runtime (and the indexing worker holding the store) ends before the folder is deleted.
+    tokio::runtime::Runtime::new()?.block_on(run(args, dir.path().join("data")))
+}
+
+async fn run(args: Args, data: std::path::PathBuf) -> anyhow::Result<()> {
     let services = services(&data, &[args.model.as_str()])?;
     models_ready(&services).await?;
     let base = tweets(args.posts);

@@ -34,6 +34,9 @@ pub struct TagCorpus {
     idf: HashMap<String, f32>,
 }
 
+/// One tag while the corpus is built: its spellings, its tweets, and its words' counts.
+type Profile = (HashMap<String, usize>, usize, HashMap<String, f32>);
+
 /// A tag the corpus suggests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorpusMatch {
@@ -69,8 +72,7 @@ impl TagCorpus {
             .map(|(word, df)| (word, ((1.0 + documents as f32) / (1.0 + df as f32)).ln() + 1.0))
             .collect();
 
-        // Per tag key: spellings, tweets, and summed word weights.
-        let mut profiles: HashMap<String, (HashMap<String, usize>, usize, HashMap<String, f32>)> = HashMap::new();
+        let mut profiles: HashMap<String, Profile> = HashMap::new();
         for (tags, words) in &tagged {
             for tag in tags {
                 let key = tag.to_lowercase();

@@ -19,6 +19,8 @@ pub struct RecoveryQuery {
 }
 
 /// The queries of one tweet per line: those that end in hashtags and keep some text without them.
+/// A word counts as a hashtag when it is one followed only by punctuation (`#salmon…`, as
+/// truncated cross-posts end).
 pub fn recovery_queries(tweets: &str) -> Vec<RecoveryQuery> {
     let mut queries = Vec::new();
     for line in tweets.lines() {
@@ -27,7 +29,7 @@ pub fn recovery_queries(tweets: &str) -> Vec<RecoveryQuery> {
         while let Some(last) = words.last() {
             let tags = eiq_datasets::twitter_text::extract_hashtags(last);
             match tags.as_slice() {
-                [tag] if tag.start == 0 && tag.end == last.len() => {
+                [tag] if tag.start == 0 && !last[tag.end..].chars().any(char::is_alphanumeric) => {
                     removed.push(tag.value.to_lowercase());
                     words.pop();
                 }
@@ -40,6 +42,22 @@ pub fn recovery_queries(tweets: &str) -> Vec<RecoveryQuery> {
         }
     }
     queries
+}
+
+/// A post with every hashtag taken out, and those tags; `None` when it has none, or no text
+/// without them (the within-account evaluation, where tags sit anywhere in a post).
+pub fn without_hashtags(post: &str) -> Option<RecoveryQuery> {
+    let tags = eiq_datasets::twitter_text::extract_hashtags(post);
+    let mut text = String::with_capacity(post.len());
+    let mut from = 0;
+    for tag in &tags {
+        text.push_str(&post[from..tag.start]);
+        from = tag.end;
+    }
+    text.push_str(&post[from..]);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let removed: Vec<String> = tags.into_iter().map(|t| t.value.to_lowercase()).collect();
+    (!removed.is_empty() && !content_words(&text, 100).is_empty()).then_some(RecoveryQuery { text, removed })
 }
 
 /// Whether any suggested tag (with or without `#`, any case) is one the query removed.
@@ -139,9 +157,18 @@ mod tests {
 
     #[test]
     fn queries_lose_their_trailing_tags_only() {
-        let queries = recovery_queries("Beach day #summer #Fun\n#only #tags\nno tags here\n#start of a line with text");
-        assert_eq!(queries, [RecoveryQuery { text: "Beach day".into(), removed: vec!["fun".into(), "summer".into()] }]);
+        let lines = "Beach day #summer #Fun\n#only #tags\nno tags here\n#start of a line with text\nDinner #salmon,…";
+        let queries = recovery_queries(lines);
+        let beach = RecoveryQuery { text: "Beach day".into(), removed: vec!["fun".into(), "summer".into()] };
+        let dinner = RecoveryQuery { text: "Dinner".into(), removed: vec!["salmon".into()] };
+        assert_eq!(queries, [beach, dinner]);
         assert!(is_hit(&["#FUN".into()], &queries[0].removed));
+        let inline = without_hashtags("New #rstats package for #Maps today").unwrap();
+        assert_eq!(
+            (inline.text.as_str(), inline.removed.as_slice()),
+            ("New package for today", &["rstats".to_string(), "maps".to_string()][..])
+        );
+        assert_eq!(without_hashtags("#only #tags"), None);
         assert!(!is_hit(&["#beach".into()], &queries[0].removed));
     }
 

@@ -20,10 +20,11 @@ mod caps;
 mod corpus;
 pub mod evaluation;
 mod keyphrases;
+mod rank;
 mod words;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use eiq_inference::WordSegmenter;
 use tokio::sync::OnceCell;
@@ -32,7 +33,9 @@ pub use caps::{HashtagCap, caps};
 pub use corpus::{CORPUS_TWEETS, CorpusMatch, TagCorpus};
 pub use words::{content_words, tokens};
 
-use crate::error::ServiceError;
+use self::rank::{Candidates, Exclusions};
+use crate::engagement::Digest;
+use crate::error::{Hint, Resource, ServiceError};
 use crate::index::{PostIndex, check_account};
 use crate::limits::{check_text, excerpt};
 use crate::posts::PostRulesService;
@@ -48,21 +51,6 @@ pub const DEFAULT_SUGGESTED_HASHTAGS: usize = 5;
 const HISTORY_NEIGHBOURS: usize = 50;
 /// Corpus tags considered.
 const CORPUS_CANDIDATES: usize = 30;
-/// How much each source counts in the final score.
-const HISTORY_WEIGHT: f32 = 1.0;
-const TEXT_WEIGHT: f32 = 0.5;
-const CORPUS_WEIGHT: f32 = 0.6;
-/// Added to a tag whose every word is in the draft (`#ClimateAction` for a post about climate action).
-const NAMED_BONUS: f32 = 0.15;
-
-static SPAM: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    include_str!("spam.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(str::to_lowercase)
-        .collect()
-});
 
 #[derive(Debug, Clone, Default)]
 pub struct SuggestRequest {
@@ -130,15 +118,6 @@ struct Inner {
     corpus: OnceCell<Arc<TagCorpus>>,
 }
 
-/// A candidate tag while the sources are combined.
-#[derive(Debug, Default)]
-struct Candidate {
-    spelling: String,
-    history: f32,
-    text: f32,
-    corpus: f32,
-}
-
 impl HashtagService {
     pub fn new(
         index: PostIndex,
@@ -182,6 +161,65 @@ impl HashtagService {
         {
             return Err(ServiceError::invalid("k", format!("k must be 1–{MAX_SUGGESTED_HASHTAGS}, not {k}")));
         }
+        let (limit, k) = self.count(principal, &request).await?;
+        let digest = self.inner.index.digest(&principal.tenant).await?;
+        let mut notes = Vec::new();
+        let account = history_account(request.account_id.as_deref(), digest.as_deref(), &mut notes)?;
+
+        let phrases = keyphrases::candidates(text, &self.inner.segmenter);
+        let mut texts = vec![text.to_string()];
+        texts.extend(phrases.iter().map(|p| p.text.clone()));
+        let vectors = self.inner.index.embed_texts(texts).await?;
+        let mut candidates = Candidates::default();
+        let history = match &digest {
+            Some(digest) => {
+                let scope = self.history(principal, digest, account, vectors[0].clone(), &mut candidates).await?;
+                if scope == HistoryScope::None {
+                    notes.push(
+                        "no similar history post carries a hashtag: suggestions come from the text and corpus".into(),
+                    );
+                }
+                if !self.inner.index.is_indexed(&principal.tenant)? {
+                    notes.push("the latest history import is still being indexed".into());
+                }
+                scope
+            }
+            None => HistoryScope::None,
+        };
+        for (phrase, vector) in phrases.iter().zip(&vectors[1..]) {
+            candidates.text(&phrase.tag, rank::cosine(&vectors[0], vector));
+        }
+        let corpus = self.corpus().await?;
+        let mut words = content_words(text, corpus::MAX_WORDS);
+        for tag in eiq_datasets::twitter_text::extract_hashtags(text) {
+            words.extend(self.inner.segmenter.segment(&tag.value).into_iter().filter(|w| !words::is_stopword(w)));
+        }
+        for found in corpus.suggest(&words, CORPUS_CANDIDATES) {
+            candidates.corpus(&found.spelling, found.score);
+        }
+
+        let excluded = Exclusions {
+            in_draft: eiq_datasets::twitter_text::extract_hashtags(text)
+                .into_iter()
+                .map(|t| t.value.to_lowercase())
+                .collect(),
+            blocklist: self.inner.gate.policies().get("default").ok().map(|(_, lists)| lists.blocklist.clone()),
+            analysis: &self.inner.analysis,
+        };
+        let mut ranked = candidates.rank(&self.inner.segmenter, &words, &excluded, |key| {
+            let stat = digest.as_ref().and_then(|d| d.tags.get(account, key));
+            (stat.map_or(0, |s| s.posts), stat.map(|s| s.lift.exp_m1()))
+        });
+        ranked.truncate(k);
+        Ok(Suggestions { hashtags: ranked, limit: limit.map(|(cap, _)| cap), history, notes })
+    }
+
+    /// The platform's cap with its default count (none without a platform), and how many to return.
+    async fn count(
+        &self,
+        principal: &Principal,
+        request: &SuggestRequest,
+    ) -> Result<(Option<(usize, Option<usize>)>, usize), ServiceError> {
         let limit = match &request.platform {
             Some(platform) => {
                 let rules = self.inner.posts.rules_for(principal, platform).await?.rules;
@@ -197,148 +235,67 @@ impl HashtagService {
             (None, Some((cap, default))) => default.unwrap_or(DEFAULT_SUGGESTED_HASHTAGS).min(cap),
             (None, None) => DEFAULT_SUGGESTED_HASHTAGS,
         };
+        Ok((limit, k))
+    }
 
-        let tenant = &principal.tenant;
-        let digest = self.inner.index.digest(tenant).await?;
-        let mut notes = Vec::new();
-        let account = match (&request.account_id, &digest) {
-            (Some(account), Some(digest)) => {
-                if !digest.accounts.iter().any(|a| &a.account_id == account) {
-                    return Err(ServiceError::NotFound {
-                        resource: crate::error::Resource::Account(account.clone()),
-                        message: format!("account `{}` has no history", excerpt(account)),
-                        hint: Some(crate::error::Hint::ImportHistory),
-                    });
-                }
-                Some(account.as_str())
-            }
-            (Some(account), None) => {
-                notes.push(format!(
-                    "account `{}` has no history: suggestions come from the text and the public corpus only",
-                    excerpt(account)
-                ));
-                None
-            }
-            (None, None) => {
-                notes.push(
-                    "the tenant has no history: suggestions come from the text and the public corpus only".into(),
-                );
-                None
-            }
-            (None, Some(_)) => None,
-        };
-
-        let phrases = keyphrases::candidates(text, &self.inner.segmenter);
-        let mut texts = vec![text.to_string()];
-        texts.extend(phrases.iter().map(|p| p.text.clone()));
-        let vectors = self.inner.index.embed_texts(texts).await?;
-        let draft = &vectors[0];
-
-        let mut candidates: HashMap<String, Candidate> = HashMap::new();
-        let mut scope = HistoryScope::None;
-        if let Some(digest) = &digest {
-            let mut filters = Vec::new();
-            if let Some(account) = account {
-                filters
-                    .push((HistoryScope::Account, PointFilter { account: Some(account.into()), ..Default::default() }));
-            }
-            filters.push((HistoryScope::Tenant, PointFilter::default()));
-            for (this_scope, filter) in filters {
-                let hits = self.inner.index.nearest(tenant, draft.clone(), filter, HISTORY_NEIGHBOURS).await?;
-                let votes = history_votes(&hits);
-                if votes.is_empty() {
-                    continue;
-                }
-                scope = this_scope;
-                for (key, (spelling, vote)) in votes {
-                    let lift = digest.tags.get(account, &key).map_or(0.0, |s| s.lift);
-                    let entry = candidates.entry(key).or_default();
-                    entry.spelling = spelling;
-                    // A tag that lifted engagement counts up to ~1.6×, one that hurt down to ~0.6×.
-                    entry.history = (vote * (lift.clamp(-1.0, 1.0) as f32 * 0.5).exp()).min(1.0);
-                }
-                break;
-            }
-            if scope == HistoryScope::None {
-                notes.push(
-                    "no similar history post carries a hashtag: suggestions come from the text and corpus".into(),
-                );
-            }
-            if !self.inner.index.is_indexed(tenant)? {
-                notes.push("the latest history import is still being indexed".into());
-            }
+    /// The tags of the draft's nearest history posts: the account's, else the tenant's.
+    async fn history(
+        &self,
+        principal: &Principal,
+        digest: &Digest,
+        account: Option<&str>,
+        draft: Vec<f32>,
+        candidates: &mut Candidates,
+    ) -> Result<HistoryScope, ServiceError> {
+        let mut scopes = Vec::new();
+        if let Some(account) = account {
+            scopes.push((HistoryScope::Account, PointFilter { account: Some(account.into()), ..Default::default() }));
         }
-
-        for (phrase, vector) in phrases.iter().zip(&vectors[1..]) {
-            let similarity = cosine(draft, vector);
-            let entry = candidates.entry(phrase.tag.to_lowercase()).or_default();
-            if entry.spelling.is_empty() {
-                entry.spelling = phrase.tag.clone();
-            }
-            entry.text = entry.text.max(((similarity - 0.2) / 0.8).clamp(0.0, 1.0));
-        }
-
-        let corpus = self.corpus().await?;
-        let mut words = content_words(text, corpus::MAX_WORDS);
-        for tag in eiq_datasets::twitter_text::extract_hashtags(text) {
-            words.extend(self.inner.segmenter.segment(&tag.value).into_iter().filter(|w| !words::is_stopword(w)));
-        }
-        for found in corpus.suggest(&words, CORPUS_CANDIDATES) {
-            let entry = candidates.entry(found.spelling.to_lowercase()).or_default();
-            if entry.spelling.is_empty() {
-                entry.spelling = found.spelling.clone();
-            }
-            entry.corpus = found.score;
-        }
-
-        let in_draft: HashSet<String> =
-            eiq_datasets::twitter_text::extract_hashtags(text).into_iter().map(|t| t.value.to_lowercase()).collect();
-        let draft_words: HashSet<&str> = words.iter().map(String::as_str).collect();
-        let blocklist = self.inner.gate.policies().get("default").ok().map(|(_, lists)| lists.blocklist.clone());
-        let mut ranked: Vec<Suggestion> = Vec::new();
-        for (key, candidate) in candidates {
-            if in_draft.contains(&key) || SPAM.contains(&key) || candidate.spelling.is_empty() {
+        scopes.push((HistoryScope::Tenant, PointFilter::default()));
+        for (scope, filter) in scopes {
+            let hits = self.inner.index.nearest(&principal.tenant, draft.clone(), filter, HISTORY_NEIGHBOURS).await?;
+            let votes = history_votes(&hits);
+            if votes.is_empty() {
                 continue;
             }
-            let tag_words = self.inner.segmenter.segment(&candidate.spelling);
-            let readable = tag_words.join(" ");
-            let profane = self.inner.analysis.profanity_spans(&readable).map(|s| !s.is_empty()).unwrap_or(false)
-                || self.inner.analysis.profanity_spans(&candidate.spelling).map(|s| !s.is_empty()).unwrap_or(false);
-            let blocked = blocklist
-                .as_ref()
-                .is_some_and(|list| !list.find(&readable).is_empty() || !list.find(&candidate.spelling).is_empty());
-            if profane || blocked {
-                continue;
+            for (key, (spelling, vote)) in votes {
+                let lift = digest.tags.get(account, &key).map_or(0.0, |s| s.lift);
+                candidates.history(key, spelling, vote, lift);
             }
-            let content: Vec<&String> = tag_words.iter().filter(|w| !words::is_stopword(w)).collect();
-            let named = !content.is_empty() && content.iter().all(|w| draft_words.contains(w.as_str()));
-            let mut score = HISTORY_WEIGHT * candidate.history
-                + TEXT_WEIGHT * candidate.text
-                + CORPUS_WEIGHT * candidate.corpus
-                + if named && (candidate.history > 0.0 || candidate.corpus > 0.0) { NAMED_BONUS } else { 0.0 };
-            score = (score / (HISTORY_WEIGHT + TEXT_WEIGHT + CORPUS_WEIGHT)).min(1.0);
-            if score <= 0.0 {
-                continue;
-            }
-            let mut sources = Vec::new();
-            for (name, part) in [("history", candidate.history), ("text", candidate.text), ("corpus", candidate.corpus)]
-            {
-                if part > 0.0 {
-                    sources.push(name);
-                }
-            }
-            let stat = digest.as_ref().and_then(|d| d.tags.get(account, &key));
-            ranked.push(Suggestion {
-                tag: format!("#{}", candidate.spelling),
-                score,
-                sources,
-                posts: stat.map_or(0, |s| s.posts),
-                lift: stat.map(|s| s.lift.exp_m1()),
-            });
+            return Ok(scope);
         }
-        ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.tag.cmp(&b.tag)));
-        ranked.truncate(k);
-        Ok(Suggestions { hashtags: ranked, limit: limit.map(|(cap, _)| cap), history: scope, notes })
+        Ok(HistoryScope::None)
+    }
+}
+
+/// The account whose history backs the suggestions. An account the tenant's history lacks is not
+/// found; without any history, suggestions come from text and corpus, and a note says so.
+fn history_account<'a>(
+    account: Option<&'a str>,
+    digest: Option<&Digest>,
+    notes: &mut Vec<String>,
+) -> Result<Option<&'a str>, ServiceError> {
+    match (account, digest) {
+        (Some(account), Some(digest)) if !digest.accounts.iter().any(|a| a.account_id == account) => {
+            Err(ServiceError::NotFound {
+                resource: Resource::Account(account.to_string()),
+                message: format!("account `{}` has no history", excerpt(account)),
+                hint: Some(Hint::ImportHistory),
+            })
+        }
+        (Some(account), Some(_)) => Ok(Some(account)),
+        (Some(account), None) => {
+            notes.push(format!(
+                "account `{}` has no history: suggestions come from the text and the public corpus only",
+                excerpt(account)
+            ));
+            Ok(None)
+        }
+        (None, None) => {
+            notes.push("the tenant has no history: suggestions come from the text and the public corpus only".into());
+            Ok(None)
+        }
+        (None, Some(_)) => Ok(None),
     }
 }
 
@@ -369,10 +326,4 @@ fn history_votes(hits: &[crate::vectors::Hit]) -> HashMap<String, (String, f32)>
             (key, (spelling, (vote / total * 2.0).min(1.0)))
         })
         .collect()
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norms = a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norms > 0.0 { dot / norms } else { 0.0 }
 }

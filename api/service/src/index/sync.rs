@@ -247,8 +247,11 @@ fn wanted_points(
         .collect())
 }
 
-/// (account, post) → (engagement, relative engagement) from the feature rows.
-fn outcomes(features: &DataFrame) -> Result<HashMap<(String, String), (f64, Option<f64>)>, polars::error::PolarsError> {
+/// (account, post) → (engagement, relative engagement).
+type Outcomes = HashMap<(String, String), (f64, Option<f64>)>;
+
+/// Each post's outcome, from the feature rows.
+fn outcomes(features: &DataFrame) -> Result<Outcomes, polars::error::PolarsError> {
     let accounts = features.column("account_id")?.str()?;
     let posts = features.column("post_id")?.str()?;
     let engagement = features.column("engagement")?.cast(&polars::prelude::DataType::Float64)?;

@@ -23,7 +23,8 @@ use qdrant_edge::{
     FieldCondition, FieldIndexOperations, Filter, HasIdCondition, IntegerIndexParams, KeywordIndexParams, Match,
     NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, PointId, PointInsertOperations,
     PointOperations, PointStruct, PointStructPersisted, QueryEnum, QueryRequest, Range, ScoringQuery, ScrollRequest,
-    UpdateOperation, ValueVariants, VectorInternal, VectorStructInternal, WithPayloadInterface, WithVector,
+    UpdateOperation, ValueVariants, VectorInternal, VectorStorageDatatype, VectorStructInternal, WithPayloadInterface,
+    WithVector,
 };
 
 use super::{
@@ -59,7 +60,13 @@ impl EdgeStore {
             EdgeShard::load(dir, None).map_err(|e| engine(opening(dir, e)))?
         } else {
             let config = EdgeConfig::builder()
-                .vector(DEFAULT_VECTOR_NAME, EdgeVectorParams::builder(dimensions, Distance::Cosine).build())
+                .vector(
+                    DEFAULT_VECTOR_NAME,
+                    // Half precision in memory: half the bytes of f32, and cosines within ~1e-3.
+                    EdgeVectorParams::builder(dimensions, Distance::Cosine)
+                        .datatype(VectorStorageDatatype::Float16)
+                        .build(),
+                )
                 .on_disk_payload(true)
                 .build();
             EdgeShard::new(dir, config).map_err(|e| engine(opening(dir, e)))?

@@ -16,13 +16,15 @@ pub use eiq_features::best_times::{MAX_BLACKOUTS, MAX_TOP_K};
 pub use crate::captions::{
     MAX_GENERATED_TOKENS, MAX_HASHTAGS_WISH, MAX_MODEL_DRAFT_BYTES, MAX_PLATFORMS, MAX_TONE_BYTES, MAX_VARIANTS,
 };
+pub use crate::hashtags::MAX_SUGGESTED_HASHTAGS;
 pub use crate::images::{
     IMAGE_CACHE_ENTRIES, IMAGE_CACHE_PER_TENANT, IMAGE_CACHE_TTL, MAX_ALT_TEXT_CHARS, MAX_IMAGE_ID_BYTES,
 };
+pub use crate::index::{MAX_PLATFORM_BYTES, MAX_SEARCH_K};
 pub use crate::posts::{
     MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_POST_BYTES, MAX_RULE_VALUE, MAX_TITLE_BYTES,
 };
-pub use crate::text::{MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS};
+pub use crate::text::{MAX_DUPLICATE_WINDOW_DAYS, MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS};
 
 /// Longest text, in bytes, of one item: a post to analyse, gate, embed or forecast. Every
 /// platform's post limit is far below; longer texts are documents, not posts.

@@ -22,8 +22,9 @@ pub async fn document(State(state): State<AppState>) -> Json<utoipa::openapi::Op
 #[cfg(test)]
 mod tests {
     use eiq_service::limits::{
-        MAX_BLACKOUTS, MAX_CANDIDATES, MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_PLATFORMS,
-        MAX_POST_BYTES, MAX_RULE_VALUE, MAX_TEXT_BYTES, MAX_TITLE_BYTES, MAX_TONE_BYTES, MAX_TOP_K, MAX_VARIANTS,
+        MAX_ACCOUNT_ID_BYTES, MAX_BLACKOUTS, MAX_CANDIDATES, MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS,
+        MAX_MEDIA_PIXELS_SIDE, MAX_PLATFORMS, MAX_POST_BYTES, MAX_RULE_VALUE, MAX_SEARCH_K, MAX_SUGGESTED_HASHTAGS,
+        MAX_TEXT_BYTES, MAX_TITLE_BYTES, MAX_TONE_BYTES, MAX_TOP_K, MAX_VARIANTS,
     };
 
     /// utoipa takes only literals: this keeps the documented maxima equal to the enforced ones.
@@ -59,5 +60,13 @@ mod tests {
         assert_eq!(captions["variants"]["maximum"], MAX_VARIANTS as f64, "{captions}");
         let change = &schemas["OverrideBody"]["properties"];
         assert_eq!(change["limit"]["maximum"], MAX_RULE_VALUE as f64, "{change}");
+        let search = &schemas["SearchBody"]["properties"];
+        assert_eq!(search["k"]["maximum"], MAX_SEARCH_K as f64, "{search}");
+        assert_eq!(search["text"]["maxLength"], MAX_TEXT_BYTES);
+        assert_eq!(search["account_id"]["maxLength"], MAX_ACCOUNT_ID_BYTES);
+        let suggest = &schemas["SuggestBody"]["properties"];
+        assert_eq!(suggest["k"]["maximum"], MAX_SUGGESTED_HASHTAGS as f64, "{suggest}");
+        assert_eq!(suggest["text"]["maxLength"], MAX_TEXT_BYTES);
+        assert_eq!(schemas["GateBody"]["properties"]["account_id"]["maxLength"], MAX_ACCOUNT_ID_BYTES);
     }
 }

@@ -29,6 +29,84 @@ pub enum Command {
     /// Batch analytics over post history: import, features, train, forecast, best-times, report.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// Tenants of the tenant layer's database.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// A tenant's API keys: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant on a plan and print its first admin key, once.
+    Create(TenantCreateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// A new key for a tenant, printed once.
+    Create(KeyCreateArgs),
+    /// A tenant's keys: prefix, role, name, created, expiry, revocation (never the key).
+    List(KeyListArgs),
+    /// Revoke a key by its prefix.
+    Revoke(KeyRevokeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TenantCreateArgs {
+    /// 1–64 of A–Z, a–z, 0–9, `-`, `_`.
+    pub name: String,
+    /// starter, professional or enterprise.
+    #[arg(long)]
+    pub plan: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyCreateArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// admin, editor, approver, viewer or service.
+    #[arg(long)]
+    pub role: String,
+    /// What the key is for (shown in listings).
+    #[arg(long, default_value = "")]
+    pub name: String,
+    /// Days until the key expires (1–3650) [default: never].
+    #[arg(long)]
+    pub expires_in_days: Option<u32>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyListArgs {
+    #[arg(long)]
+    pub tenant: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyRevokeArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The key's prefix (the 12 hex digits after `eiq_`).
+    pub prefix: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Where tenants and keys live.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `postgres://…` for several replicas, or `sqlite:PATH` [default: SQLite at <data dir>/eiq.db].
+    #[arg(long, env = "EIQ_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, Subcommand)]

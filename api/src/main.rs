@@ -32,6 +32,8 @@ fn run(args: Cli) -> anyhow::Result<()> {
             print!("{report}");
         }
         Command::Train(args) => print!("{}", cli::train::run(&args)?),
+        Command::Tenants(command) => print!("{}", cli::tenants::tenants(command)?),
+        Command::Keys(command) => print!("{}", cli::tenants::keys(command)?),
         Command::Batch(command) => {
             let report = match command {
                 BatchCommand::Import(args) => cli::batch::import(&args)?,

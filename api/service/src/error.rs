@@ -72,6 +72,10 @@ pub enum Resource {
     ImportFile,
     /// An analysed image, by its id (forgotten, or never analysed for this tenant).
     Image(String),
+    /// A tenant of the tenant layer's database.
+    Tenant(TenantId),
+    /// An API key, by its prefix.
+    Key(String),
 }
 
 /// The next step for the caller, which each protocol names in its own words.

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod posts;
 mod services;
 pub mod tenancy;
+pub mod tenants;
 pub mod text;
 pub mod vectors;
 

@@ -24,6 +24,7 @@ pub use crate::index::{MAX_PLATFORM_BYTES, MAX_SEARCH_K};
 pub use crate::posts::{
     MAX_MEDIA_DURATION_S, MAX_MEDIA_ITEMS, MAX_MEDIA_PIXELS_SIDE, MAX_POST_BYTES, MAX_RULE_VALUE, MAX_TITLE_BYTES,
 };
+pub use crate::tenants::{MAX_KEY_DAYS, MAX_KEY_NAME_BYTES};
 pub use crate::text::{MAX_DUPLICATE_WINDOW_DAYS, MAX_ENTRY_BYTES, MAX_ENTRY_WORDS, MAX_LIST_ENTRIES, MAX_SPELLINGS};
 
 /// Longest text, in bytes, of one item: a post to analyse, gate, embed or forecast. Every

@@ -49,8 +49,36 @@ impl fmt::Display for TenantId {
 /// What the caller may do within its tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Everything, including imports. Every caller until API keys arrive.
+    /// Everything, including imports and keys. Every caller of a server without tenants.
     Admin,
+    /// Writes and submits posts, imports history, uses the AI features.
+    Editor,
+    /// Approves or rejects submitted posts, and reads.
+    Approver,
+    /// Reads.
+    Viewer,
+    /// Another service calling this one: the capabilities, without managing the tenant.
+    Service,
+}
+
+impl Role {
+    pub const NAMES: &'static str = "admin, editor, approver, viewer, service";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Approver => "approver",
+            Role::Viewer => "viewer",
+            Role::Service => "service",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Role::Admin, Role::Editor, Role::Approver, Role::Viewer, Role::Service]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
 }
 
 /// How the caller proved who it is.

@@ -2,4 +2,5 @@
 
 pub mod batch;
 pub mod models;
+pub mod tenants;
 pub mod train;

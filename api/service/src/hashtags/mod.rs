@@ -173,12 +173,23 @@ impl HashtagService {
         let mut candidates = Candidates::default();
         let history = match &digest {
             Some(digest) => {
-                let scope = self.history(principal, digest, account, vectors[0].clone(), &mut candidates).await?;
-                if scope == HistoryScope::None {
-                    notes.push(
-                        "no similar history post carries a hashtag: suggestions come from the text and corpus".into(),
-                    );
-                }
+                let history = self.history(principal, digest, account, vectors[0].clone(), &mut candidates).await;
+                let scope = match history {
+                    Ok(HistoryScope::None) => {
+                        notes.push(
+                            "no similar history post carries a hashtag: suggestions come from the text and corpus"
+                                .into(),
+                        );
+                        HistoryScope::None
+                    }
+                    Ok(scope) => scope,
+                    // The store is down: the other sources still answer, and the note says why.
+                    Err(ServiceError::Unavailable { .. }) => {
+                        notes.push("the post index is unavailable: suggestions come from the text and corpus".into());
+                        HistoryScope::None
+                    }
+                    Err(other) => return Err(other),
+                };
                 if !self.inner.index.is_indexed(&principal.tenant)? {
                     notes.push("the latest history import is still being indexed".into());
                 }

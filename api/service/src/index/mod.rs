@@ -171,9 +171,10 @@ impl PostIndex {
     }
 
     /// Embeds texts (already checked by the caller) in the index's space, in order.
+    /// Without a store, the default model's space (the one an index would be in).
     pub async fn embed_texts(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, ServiceError> {
-        let indexer = self.indexer()?;
-        let embedded = self.inner.embeddings.embed(Some(&indexer.model), texts, None, Admission::Refuse).await?;
+        let model = self.model().unwrap_or(self.inner.embeddings.default_model()).to_string();
+        let embedded = self.inner.embeddings.embed(Some(&model), texts, None, Admission::Refuse).await?;
         Ok(embedded.vectors)
     }
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::history::{grpc_client, import, message, post, send, tenant};
+use common::history::{get, grpc_client, import, message, post, tenant, wait_indexed};
 use common::{TestServer, start, wait_ready};
 use eiq_proto::v1::hashtags_client::HashtagsClient;
 use eiq_proto::v1::posts_client::PostsClient;
@@ -56,23 +56,6 @@ fn fixture() -> Fixture {
     let data = dir.path().join("data").to_str().unwrap().to_string();
     let server = start(&["--models", "minilm-l6-v2,tweet-minilm-l6-v1-int8", "--data-dir", &data]);
     Fixture { server, _dir: dir }
-}
-
-async fn get(server: &TestServer, tenant: &str, path: &str) -> (StatusCode, Value) {
-    send(server, reqwest::Client::new().get(server.url(path)).header("x-tenant-id", tenant)).await
-}
-
-/// Waits until every account of `tenant` is indexed whole.
-async fn wait_indexed(server: &TestServer, tenant: &str, timeout: Duration) -> Value {
-    let started = Instant::now();
-    loop {
-        let (status, body) = get(server, tenant, "/v1/accounts").await;
-        if status == 200 && body["accounts"].as_array().unwrap().iter().all(|a| a["indexed_posts"] == a["posts"]) {
-            return body;
-        }
-        assert!(started.elapsed() < timeout, "{tenant} not indexed in {timeout:?}: {status} {body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test]

@@ -65,3 +65,23 @@ pub fn tenant<T>(message: T, tenant: &str) -> tonic::Request<T> {
     request.metadata_mut().insert("x-tenant-id", tenant.parse().unwrap());
     request
 }
+
+pub async fn get(server: &TestServer, tenant: &str, path: &str) -> (StatusCode, Value) {
+    send(server, reqwest::Client::new().get(server.url(path)).header("x-tenant-id", tenant)).await
+}
+
+/// Waits until every account of `tenant` is in the post index whole (an import indexes in the
+/// background); the accounts listing.
+pub async fn wait_indexed(server: &TestServer, tenant: &str, timeout: std::time::Duration) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = get(server, tenant, "/v1/accounts").await;
+        if status == 200
+            && body["accounts"].as_array().is_some_and(|a| a.iter().all(|a| a["indexed_posts"] == a["posts"]))
+        {
+            return body;
+        }
+        assert!(started.elapsed() < timeout, "{tenant} not indexed in {timeout:?}: {status} {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

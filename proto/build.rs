@@ -19,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "elevatediq/v1/captions.proto",
                 "elevatediq/v1/images.proto",
                 "elevatediq/v1/hashtags.proto",
+                "elevatediq/v1/keys.proto",
+                "elevatediq/v1/audit.proto",
             ],
             &["."],
         )?;

@@ -35,6 +35,44 @@ pub enum Command {
     /// A tenant's API keys: create (shown once), list, revoke.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit log: verify a tenant's hash chain, export its events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk a tenant's hash chain; name the first row that was changed, removed or reordered
+    /// (exit status 1), or print the head hash to keep elsewhere.
+    Verify(AuditVerifyArgs),
+    /// A tenant's events as JSON Lines, oldest first, for billing and auditors.
+    Export(AuditExportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerifyArgs {
+    /// The tenant, or `-` for the events no tenant could be named for (unknown credentials).
+    #[arg(long)]
+    pub tenant: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditExportArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// From this time, inclusive: Unix seconds or RFC 3339.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Up to this time, inclusive.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The file to write [default: standard output].
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -471,7 +509,9 @@ pub struct ServeArgs {
     #[arg(long, env = "EIQ_MAX_INPUTS", default_value_t = 2_048)]
     pub max_inputs: usize,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     #[command(flatten)]
     pub vectors: VectorArgs,
     /// Folder whose files `POST /v1/history:import?path=` may read; server-side imports are off without it.
@@ -517,6 +557,72 @@ pub struct BatchIndexArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub catalogue: CatalogueArgs,
+}
+
+/// Who may call the server: API keys always; SSO tokens with a JWKS file; nobody unauthenticated
+/// except in development mode.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// JWKS file of the keys that sign SSO tokens (RS256 or ES256); SSO is off without it.
+    #[arg(long, env = "EIQ_JWKS_FILE", requires = "jwt_audience")]
+    pub jwks_file: Option<PathBuf>,
+    /// The audience (`aud`) an SSO token must carry.
+    #[arg(long, env = "EIQ_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The issuer (`iss`) an SSO token must carry [default: any].
+    #[arg(long, env = "EIQ_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The SSO token claim naming the tenant.
+    #[arg(long, env = "EIQ_JWT_TENANT_CLAIM", default_value = "tenant")]
+    pub jwt_tenant_claim: String,
+    /// The SSO token claim naming the role (admin, editor, approver, viewer or service).
+    #[arg(long, env = "EIQ_JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: String,
+    /// Serve requests without credentials on a non-loopback address while no tenant exists.
+    /// Anyone who reaches the port is then an admin: for a trusted network only.
+    #[arg(long, env = "EIQ_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// Requests per second per API key (or SSO subject), on each replica; 0 turns limits off.
+    #[arg(long, env = "EIQ_RATE_LIMIT_PER_SECOND", default_value_t = 50.0, value_parser = rate)]
+    pub rate_limit_per_second: f64,
+    /// Requests a key may send at once above its rate.
+    #[arg(long, env = "EIQ_RATE_LIMIT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_burst: u32,
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1_000_000.0).contains(&rate) => Ok(rate),
+        _ => Err("a number of requests per second, 0–1000000".into()),
+    }
+}
+
+impl AuthArgs {
+    /// The SSO settings, when a JWKS file is configured.
+    pub fn jwt(&self) -> Option<eiq_service::auth::JwtSettings> {
+        let jwks_file = self.jwks_file.clone()?;
+        Some(eiq_service::auth::JwtSettings {
+            jwks_file,
+            audience: self.jwt_audience.clone().unwrap_or_default(),
+            issuer: self.jwt_issuer.clone(),
+            tenant_claim: self.jwt_tenant_claim.clone(),
+            role_claim: self.jwt_role_claim.clone(),
+        })
+    }
+
+    pub fn rate(&self) -> eiq_service::auth::RateSettings {
+        eiq_service::auth::RateSettings { per_second: self.rate_limit_per_second, burst: self.rate_limit_burst }
+    }
+}
+
+impl DatabaseArgs {
+    /// The tenant database: `--database-url`, or SQLite under the data folder.
+    pub async fn open(&self) -> Result<eiq_service::tenants::Database, eiq_service::tenants::DatabaseError> {
+        match &self.database_url {
+            Some(url) => eiq_service::tenants::Database::open(url).await,
+            None => eiq_service::tenants::Database::embedded(&self.data.dir()).await,
+        }
+    }
 }
 
 /// Where post vectors live: the embedded engine by default, or a Qdrant cluster.

@@ -29,6 +29,7 @@
 
 use std::convert::Infallible;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::ConnectInfo;
 use axum::http::Request;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
@@ -89,10 +91,10 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
                 }
             }
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     accept_failed(error).await;
                     continue;
@@ -100,7 +102,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
             },
         };
         let connection = Connection { app: app.clone(), builder: builder.clone(), limits, watcher: graceful.watcher() };
-        tokio::spawn(connection.serve(stream, slot));
+        tokio::spawn(connection.serve(stream, peer, slot));
     }
     drop(listener);
     graceful.shutdown().await;
@@ -136,13 +138,15 @@ struct Connection {
 impl Connection {
     /// Serves until the client closes, a timeout closes it, or shutdown has drained it; `_slot`
     /// returns to the pool when this returns.
-    async fn serve(self, stream: TcpStream, _slot: OwnedSemaphorePermit) {
+    async fn serve(self, stream: TcpStream, peer: SocketAddr, _slot: OwnedSemaphorePermit) {
         let Connection { app, builder, limits, watcher } = self;
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Watched { stream, activity: Arc::clone(&activity), preface: Preface::Reading(0) });
         let tracker = Arc::clone(&activity);
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             let in_flight = tracker.request_started();
+            // Where the request came from, for the audit log.
+            request.extensions_mut().insert(ConnectInfo(peer));
             let app = app.clone();
             async move {
                 let response = app.oneshot(request).await?;

@@ -87,6 +87,12 @@ fn classify(err: &ServiceError) -> Classification {
         ServiceError::Busy { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "busy")
         }
+        ServiceError::RateLimited { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "rate_limited")
+        }
+        ServiceError::Unauthenticated { .. } => {
+            (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated, "authentication_error", "unauthenticated")
+        }
         ServiceError::Inference(err) => match err {
             E::ModelNotServed(_) | E::Catalogue(CatalogueError::UnknownModel { .. }) => {
                 (StatusCode::NOT_FOUND, tonic::Code::NotFound, "invalid_request_error", "model_not_found")
@@ -198,6 +204,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(self.body())).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

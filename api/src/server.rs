@@ -3,6 +3,7 @@
 //! are timed and gRPC framing checked is `request_body`.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,7 +13,10 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use eiq_inference::{HeadsFile, InferenceError, Lexicon, ModelRegistry, WordSegmenter};
 use eiq_models::{Catalogue, CatalogueError, FileRole};
+use eiq_service::audit::AuditLog;
+use eiq_service::auth::{AuthSettings, Authenticator, JwtVerifier};
 use eiq_service::engagement::ImportSettings;
+use eiq_service::tenants::{DatabaseError, TenantDirectory};
 use eiq_service::text::{PolicyBook, gate_categories};
 use eiq_service::{Services, ServicesConfig};
 use tokio::net::TcpListener;
@@ -20,8 +24,9 @@ use tokio::net::TcpListener;
 use crate::config::ServeArgs;
 use crate::connections::{self, Limits};
 use crate::error::ApiError;
-use crate::rest;
-use crate::{grpc, request_body, telemetry};
+use crate::principal::Guard;
+use crate::rest::{self, TenantLayer};
+use crate::{grpc, principal, request_body, telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -33,6 +38,16 @@ pub enum ServeError {
     Policies(String),
     #[error("binding {address}: {source}")]
     Bind { address: String, source: std::io::Error },
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("authentication: {0}")]
+    Auth(String),
+    #[error(
+        "refusing to serve {0} without authentication: no tenant exists yet. Create one \
+         (`eiq tenants create NAME --plan starter`) and call with its key, listen on loopback \
+         (--bind 127.0.0.1:8080), or accept the risk with --insecure-no-auth"
+    )]
+    Unauthenticated(SocketAddr),
 }
 
 /// Binds `args.bind` and serves until SIGINT or SIGTERM, then drains in-flight requests.
@@ -50,7 +65,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let app = app(&args)?;
+    let address =
+        listener.local_addr().map_err(|source| ServeError::Bind { address: args.bind.to_string(), source })?;
+    let (guard, layer) = tenant_layer(&args, address).await?;
+    let app = app(&args, guard, layer)?;
     let limits = Limits {
         header_read: Duration::from_secs(args.header_read_timeout_secs),
         idle: Duration::from_secs(args.idle_timeout_secs),
@@ -61,8 +79,32 @@ pub async fn serve(
     Ok(())
 }
 
+/// Opens the tenant database and decides how callers authenticate on `address`: development
+/// mode is allowed only while no tenant exists, and only on loopback unless the operator insists.
+async fn tenant_layer(args: &ServeArgs, address: SocketAddr) -> Result<(Guard, TenantLayer), ServeError> {
+    let database = args.database.open().await?;
+    let directory = TenantDirectory::new(database.clone());
+    let jwt = args.auth.jwt().map(JwtVerifier::from_file).transpose().map_err(ServeError::Auth)?;
+    let has_tenants = directory.has_tenants().await.map_err(|e| ServeError::Auth(e.to_string()))?;
+    let loopback = address.ip().is_loopback();
+    if !has_tenants && !loopback && !args.auth.insecure_no_auth {
+        return Err(ServeError::Unauthenticated(address));
+    }
+    if !has_tenants {
+        tracing::warn!(
+            "DEVELOPMENT MODE, NO AUTHENTICATION: no tenant exists, so every request acts as the admin of the \
+             tenant its x-tenant-id names (default `default`). Create a tenant (eiq tenants create) to require keys."
+        );
+    }
+    let settings =
+        AuthSettings { development_allowed: loopback || args.auth.insecure_no_auth, jwt, rate: args.auth.rate() };
+    let audit = AuditLog::new(database);
+    let guard = Guard::new(Authenticator::new(directory.clone(), settings), audit.clone());
+    Ok((guard, TenantLayer { tenants: directory, audit }))
+}
+
 /// The whole HTTP surface; models start loading as a side effect.
-pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
+pub fn app(args: &ServeArgs, guard: Guard, layer: TenantLayer) -> Result<Router, ServeError> {
     let catalogue = args.catalogue.catalogue()?;
     let cache = args.catalogue.cache();
     let registry = ModelRegistry::new(&catalogue, &args.models, &args.default_model)?;
@@ -89,7 +131,7 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
             max_pixels: args.max_image_pixels,
             max_in_flight: args.max_ocr_in_flight,
         },
-        data_dir: args.data.dir(),
+        data_dir: args.database.data.dir(),
         vectors: args.vectors.settings(),
         imports: ImportSettings {
             root: args.import_root.clone(),
@@ -98,10 +140,11 @@ pub fn app(args: &ServeArgs) -> Result<Router, ServeError> {
             max_concurrent: args.max_concurrent_imports,
         },
     });
-    let grpc = grpc::routes(services.clone(), args.max_body_bytes);
+    let grpc = grpc::routes(services.clone(), layer.tenants.clone(), layer.audit.clone(), args.max_body_bytes);
     let body_read_timeout = Duration::from_secs(args.body_read_timeout_secs);
-    Ok(rest::router(services, telemetry::prometheus(), args.max_body_bytes)
+    Ok(rest::router(services, layer, telemetry::prometheus(), args.max_body_bytes)
         .merge(grpc.into_axum_router())
+        .route_layer(middleware::from_fn_with_state(guard, principal::guard))
         .layer(middleware::from_fn_with_state(body_read_timeout, request_body::guard))
         .route_layer(middleware::from_fn(telemetry::track_requests))
         .method_not_allowed_fallback(method_not_allowed)

@@ -59,6 +59,16 @@ pub enum ServiceError {
     /// Too much of one kind of work is in flight; try again after `retry_after`.
     #[error("{message}")]
     Busy { message: String, retry_after: Duration },
+
+    /// No credential where one is required, or one that is malformed, unknown, expired or
+    /// revoked. The message never says which, nor whether a tenant exists.
+    #[error("{message}")]
+    Unauthenticated { message: String },
+
+    /// The caller is over one of its own limits (its key's request rate); try again after
+    /// `retry_after`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: Duration },
 }
 
 /// What a not-found answer was looking for.
@@ -111,6 +121,14 @@ impl ServiceError {
         Self::Unavailable { message: message.into(), hint: None, retry_after: None }
     }
 
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::Unauthenticated { message: message.into() }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden { message: message.into(), hint: None }
+    }
+
     pub fn internal(context: &'static str, detail: impl std::fmt::Display) -> Self {
         Self::Internal { context, detail: detail.to_string() }
     }
@@ -130,7 +148,7 @@ impl ServiceError {
     /// How long the caller should wait before trying again, when waiting helps.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Busy { retry_after, .. } => Some(*retry_after),
+            Self::Busy { retry_after, .. } | Self::RateLimited { retry_after, .. } => Some(*retry_after),
             Self::Unavailable { retry_after, .. } => *retry_after,
             Self::Inference(InferenceError::QueueFull { .. }) => Some(Duration::from_secs(1)),
             Self::Inference(InferenceError::ModelLoading(_)) => Some(Duration::from_secs(5)),

@@ -7,6 +7,9 @@
 //! words. Services are grouped by capability (`text`, `engagement`, `posts`, `captions`) and listed once in
 //! [`Services`].
 
+pub mod access;
+pub mod audit;
+pub mod auth;
 pub mod captions;
 pub mod engagement;
 mod error;

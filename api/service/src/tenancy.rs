@@ -3,9 +3,9 @@
 //!
 //! A [`TenantId`] is validated in one place ([`TenantId::parse`]), so a service holding one never
 //! checks it again and a name that could escape the data directory never reaches the store.
-//! Until API keys arrive, the tenant comes from the `x-tenant-id` header (gRPC metadata entry),
-//! every caller is an [`Role::Admin`] of it, and the credential is [`Credential::TenantHeader`];
-//! the tenant layer replaces only how a principal is derived.
+//! The [`crate::auth::Authenticator`] derives it from the request's `Authorization: Bearer`
+//! credential (an API key or an SSO token); in development mode (no tenants, loopback only) from
+//! the `x-tenant-id` header, as the admin of the tenant it names.
 
 use std::fmt;
 
@@ -84,10 +84,26 @@ impl Role {
 /// How the caller proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// It named its tenant in `x-tenant-id` (or named none, and is `default`'s).
+    /// Development mode: it named its tenant in `x-tenant-id` (or named none, and is `default`'s).
     TenantHeader,
     /// The operator at the machine, running a CLI command over the data directory.
     Local,
+    /// An API key, known by its prefix.
+    ApiKey { prefix: String },
+    /// A JWT signed by a key of the configured JWKS, for `subject`.
+    Sso { subject: String },
+}
+
+impl Credential {
+    /// How audit records and logs name the method.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Credential::TenantHeader => "development",
+            Credential::Local => "local",
+            Credential::ApiKey { .. } => "api_key",
+            Credential::Sso { .. } => "sso",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +119,17 @@ impl Principal {
         Self { tenant, role: Role::Admin, credential: Credential::Local }
     }
 
-    /// The principal of a request whose `x-tenant-id` holds `header` (`None` when absent).
+    /// Who this principal is within its tenant: the key's prefix, the token's subject.
+    pub fn actor(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::ApiKey { prefix } => Some(prefix),
+            Credential::Sso { subject } => Some(subject),
+            Credential::TenantHeader | Credential::Local => None,
+        }
+    }
+
+    /// The development-mode principal of a request whose `x-tenant-id` holds `header` (`None`
+    /// when absent).
     pub fn from_tenant_header(header: Option<&[u8]>) -> Result<Self, ServiceError> {
         let tenant = match header {
             None => TenantId::default_tenant(),

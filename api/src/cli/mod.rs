@@ -1,5 +1,6 @@
 //! Commands other than `serve`.
 
+pub mod audit;
 pub mod batch;
 pub mod models;
 pub mod tenants;

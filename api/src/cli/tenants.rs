@@ -1,18 +1,22 @@
 //! `eiq tenants create` and `eiq keys create|list|revoke`: the tenant layer's database from the
-//! command line (SQLite under the data folder, or `--database-url`).
+//! command line (SQLite under the data folder, or `--database-url`). Every change is recorded in
+//! the tenant's audit log, as the operator's (`local`).
 
 use anyhow::Context;
-use eiq_service::tenancy::{Role, TenantId};
-use eiq_service::tenants::{Database, KeyInfo, Plan, TenantDirectory};
+use eiq_service::audit::{AuditEvent, AuditLog};
+use eiq_service::tenancy::{Principal, TenantId};
+use eiq_service::tenants::{KeyInfo, KeyRequest, Plan, TenantDirectory};
 
 use crate::config::{DatabaseArgs, KeysCommand, TenantsCommand};
 
 pub fn tenants(command: TenantsCommand) -> anyhow::Result<String> {
     match command {
-        TenantsCommand::Create(args) => run(&args.database, |directory, now| async move {
+        TenantsCommand::Create(args) => run(&args.database, |store, now| async move {
             let tenant = TenantId::parse(&args.name)?;
             let plan = Plan::parse("plan", &args.plan)?;
-            let key = directory.create_tenant(&tenant, plan, now).await?;
+            let key = store.directory.create_tenant(&tenant, plan, now).await?;
+            let details = serde_json::json!({"plan": plan.as_str(), "key": key.info.prefix});
+            store.record(&tenant, "tenants.create", tenant.as_str(), details, now).await?;
             Ok(format!(
                 "tenant {tenant} created on the {} plan\nadmin key (shown once; store it now): {}\n",
                 plan.as_str(),
@@ -24,21 +28,22 @@ pub fn tenants(command: TenantsCommand) -> anyhow::Result<String> {
 
 pub fn keys(command: KeysCommand) -> anyhow::Result<String> {
     match command {
-        KeysCommand::Create(args) => run(&args.database, |directory, now| async move {
+        KeysCommand::Create(args) => run(&args.database, |store, now| async move {
             let tenant = TenantId::parse(&args.tenant)?;
-            let role = Role::parse(&args.role)
-                .ok_or_else(|| anyhow::anyhow!("--role: one of {}, not `{}`", Role::NAMES, args.role))?;
-            let key = directory.create_key(&tenant, role, &args.name, args.expires_in_days, now).await?;
+            let request = KeyRequest { role: args.role, name: args.name, expires_in_days: args.expires_in_days };
+            let key = store.directory.issue_key(&Principal::local(tenant.clone()), request, now).await?;
+            let details = serde_json::json!({"role": key.info.role.as_str()});
+            store.record(&tenant, "keys.create", &key.info.prefix, details, now).await?;
             Ok(format!(
                 "{} key {} for {tenant} (shown once; store it now): {}\n",
-                role.as_str(),
+                key.info.role.as_str(),
                 key.info.prefix,
                 key.key
             ))
         }),
-        KeysCommand::List(args) => run(&args.database, |directory, _| async move {
+        KeysCommand::List(args) => run(&args.database, |store, _| async move {
             let tenant = TenantId::parse(&args.tenant)?;
-            let keys = directory.list_keys(&tenant).await?;
+            let keys = store.directory.list_keys(&tenant).await?;
             let mut out = String::from(
                 "prefix        role      created               expires               revoked               name\n",
             );
@@ -47,9 +52,10 @@ pub fn keys(command: KeysCommand) -> anyhow::Result<String> {
             }
             Ok(out)
         }),
-        KeysCommand::Revoke(args) => run(&args.database, |directory, now| async move {
+        KeysCommand::Revoke(args) => run(&args.database, |store, now| async move {
             let tenant = TenantId::parse(&args.tenant)?;
-            directory.revoke_key(&tenant, &args.prefix, now).await?;
+            store.directory.revoke_key(&tenant, &args.prefix, now).await?;
+            store.record(&tenant, "keys.revoke", &args.prefix, serde_json::Value::Null, now).await?;
             Ok(format!("revoked key {} of {tenant}\n", args.prefix))
         }),
     }
@@ -68,18 +74,51 @@ fn row(key: &KeyInfo) -> String {
     )
 }
 
-/// Opens the database and runs `work` with the directory and the current time.
-fn run<F, Fut>(database: &DatabaseArgs, work: F) -> anyhow::Result<String>
+/// The tenant layer's database as the operator's commands use it.
+pub struct Store {
+    pub directory: TenantDirectory,
+    pub audit: AuditLog,
+}
+
+impl Store {
+    /// Records a change the operator made from the command line in `tenant`'s audit log.
+    async fn record(
+        &self,
+        tenant: &TenantId,
+        event: &str,
+        resource: &str,
+        details: serde_json::Value,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let local = Principal::local(tenant.clone());
+        let event = AuditEvent {
+            tenant: Some(tenant.clone()),
+            actor: local.credential.method().to_string(),
+            auth_method: local.credential.method().to_string(),
+            role: local.role.as_str().to_string(),
+            event: event.to_string(),
+            resource: resource.to_string(),
+            action: format!("eiq {}", event.replace('.', " ")),
+            outcome: "succeeded".to_string(),
+            user_agent: format!("eiq {}", env!("CARGO_PKG_VERSION")),
+            details,
+            ..AuditEvent::default()
+        };
+        self.audit.append(event, now.saturating_mul(1_000)).await?;
+        Ok(())
+    }
+}
+
+/// Opens the database and runs `work` with it and the current time (Unix seconds).
+pub fn run<F, Fut>(database: &DatabaseArgs, work: F) -> anyhow::Result<String>
 where
-    F: FnOnce(TenantDirectory, i64) -> Fut,
+    F: FnOnce(Store, i64) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<String>>,
 {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let database = match &database.database_url {
-            Some(url) => Database::open(url).await?,
-            None => Database::embedded(&database.data.dir()).await?,
-        };
-        work(TenantDirectory::new(database), chrono::Utc::now().timestamp()).await
+        let database = database.open().await?;
+        let store = Store { directory: TenantDirectory::new(database.clone()), audit: AuditLog::new(database) };
+        work(store, chrono::Utc::now().timestamp()).await
     })
 }

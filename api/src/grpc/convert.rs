@@ -534,3 +534,33 @@ pub fn suggestions(suggestions: Suggestions) -> pb::SuggestHashtagsResponse {
         notes: suggestions.notes,
     }
 }
+
+pub fn key_info(key: eiq_service::tenants::KeyInfo) -> pb::KeyInfo {
+    pb::KeyInfo {
+        prefix: key.prefix,
+        role: key.role.as_str().to_string(),
+        name: key.name,
+        created_at: key.created_at,
+        expires_at: key.expires_at,
+        revoked_at: key.revoked_at,
+    }
+}
+
+pub fn audit_event(r: eiq_service::audit::AuditRecord) -> pb::AuditEvent {
+    pb::AuditEvent {
+        seq: r.seq,
+        at_ms: r.at_ms,
+        actor: r.actor,
+        auth_method: r.auth_method,
+        role: r.role,
+        event: r.event,
+        resource: r.resource,
+        action: r.action,
+        outcome: r.outcome,
+        source_ip: r.source_ip,
+        user_agent: r.user_agent,
+        details: r.details,
+        prev_hash: r.prev_hash,
+        hash: r.hash,
+    }
+}

@@ -1,31 +1,37 @@
 //! gRPC (`elevatediq.v1`), plus `grpc.health.v1` and server reflection so that any client can
 //! discover the API. Mounted into the same axum router as REST: one port serves both.
 
+mod audit;
 mod captions;
 mod convert;
 mod embeddings;
 mod engagement;
 mod hashtags;
 mod images;
+mod keys;
 mod posts;
 mod text;
 
 use std::sync::Arc;
 
 use eiq_inference::ModelRegistry;
+use eiq_proto::v1::audit_server::AuditServer;
 use eiq_proto::v1::captions_server::CaptionsServer;
 use eiq_proto::v1::embeddings_server::EmbeddingsServer;
 use eiq_proto::v1::engagement_server::EngagementServer;
 use eiq_proto::v1::hashtags_server::HashtagsServer;
 use eiq_proto::v1::images_server::ImagesServer;
+use eiq_proto::v1::keys_server::KeysServer;
 use eiq_proto::v1::posts_server::PostsServer;
 use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
 use eiq_service::Services;
+use eiq_service::audit::AuditLog;
+use eiq_service::tenants::TenantDirectory;
 
-pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
+pub fn routes(services: Services, tenants: TenantDirectory, audit: AuditLog, max_message_bytes: usize) -> Routes {
     let Services { embeddings, analysis, gate, history, forecast, posts, captions, images, index, hashtags } = services;
     let registry = Arc::clone(embeddings.registry());
     // The project's codec, not tonic-health's: an undecodable check is INVALID_ARGUMENT.
@@ -55,6 +61,8 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
     let images = ImagesServer::new(images::GrpcImages::new(images)).max_decoding_message_size(max_image_message);
     let hashtags =
         HashtagsServer::new(hashtags::GrpcHashtags::new(hashtags)).max_decoding_message_size(max_message_bytes);
+    let keys = KeysServer::new(keys::GrpcKeys::new(tenants)).max_decoding_message_size(max_message_bytes);
+    let audit = AuditServer::new(audit::GrpcAudit::new(audit)).max_decoding_message_size(max_message_bytes);
     Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -65,6 +73,8 @@ pub fn routes(services: Services, max_message_bytes: usize) -> Routes {
         .add_service(captions)
         .add_service(images)
         .add_service(hashtags)
+        .add_service(keys)
+        .add_service(audit)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

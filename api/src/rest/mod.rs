@@ -6,6 +6,7 @@
 
 mod accounts;
 mod analyze;
+mod audit;
 mod body_limit;
 mod captions;
 mod convert;
@@ -16,6 +17,7 @@ mod health;
 mod history;
 mod images;
 mod json;
+mod keys;
 mod models;
 mod moderations;
 mod openapi;
@@ -29,6 +31,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use eiq_service::Services;
+use eiq_service::audit::AuditLog;
+use eiq_service::tenants::TenantDirectory;
 use metrics_exporter_prometheus::PrometheusHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,6 +42,9 @@ pub use openapi::ApiDoc;
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
+    /// Tenants and their keys.
+    pub tenants: TenantDirectory,
+    pub audit: AuditLog,
     pub metrics: PrometheusHandle,
     /// This API's OpenAPI document, served at `/openapi.json`.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
@@ -73,6 +80,9 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize, max_image_bytes: usize
         .routes(routes!(accounts::get))
         .routes(routes!(accounts::forecast))
         .routes(routes!(accounts::best_times, accounts::best_times_query))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(audit::list))
         .routes(routes!(health::alive))
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
@@ -88,9 +98,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes(0, 0, 0).split_for_parts().1
 }
 
-pub fn router(services: Services, metrics: PrometheusHandle, max_body_bytes: usize) -> Router {
+/// The tenant layer's handles the routes need beside the capabilities.
+pub struct TenantLayer {
+    pub tenants: TenantDirectory,
+    pub audit: AuditLog,
+}
+
+pub fn router(services: Services, layer: TenantLayer, metrics: PrometheusHandle, max_body_bytes: usize) -> Router {
     let max_import_bytes = services.history.max_import_bytes();
     let max_image_bytes = services.images.max_bytes();
     let (router, document) = routes(max_body_bytes, max_import_bytes, max_image_bytes).split_for_parts();
-    router.with_state(AppState { services, metrics, openapi: Arc::new(document) })
+    let TenantLayer { tenants, audit } = layer;
+    router.with_state(AppState { services, tenants, audit, metrics, openapi: Arc::new(document) })
 }

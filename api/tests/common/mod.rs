@@ -70,7 +70,15 @@ pub fn ensure_models_fetched() {
 /// test process exits.
 pub fn start(extra: &[&str]) -> TestServer {
     ensure_models_fetched();
-    let args = serve_args(extra);
+    // A server of its own data folder unless the test names one: never the user's, whose
+    // tenants would end development mode.
+    let data = (!extra.contains(&"--data-dir")).then(|| tempfile::tempdir().unwrap().keep());
+    let mut argv = extra.to_vec();
+    let data_flag = data.as_ref().map(|dir| dir.to_string_lossy().into_owned());
+    if let Some(dir) = &data_flag {
+        argv.extend(["--data-dir", dir]);
+    }
+    let args = serve_args(&argv);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop, stop_rx) = oneshot::channel::<()>();
     let (stopped_tx, stopped) = std::sync::mpsc::channel();

@@ -28,7 +28,7 @@ pub enum DatabaseError {
 /// A pool over either backend, migrated.
 #[derive(Clone)]
 pub struct Database {
-    pub(super) pool: AnyPool,
+    pub(crate) pool: AnyPool,
 }
 
 impl Database {

@@ -10,7 +10,7 @@ mod keys;
 
 use crate::error::{Resource, ServiceError};
 use crate::limits::excerpt;
-use crate::tenancy::{Role, TenantId};
+use crate::tenancy::{Principal, Role, TenantId};
 
 pub use database::{Database, DatabaseError};
 pub use keys::prefix_of;
@@ -72,6 +72,15 @@ pub struct KeyIdentity {
     pub tenant: TenantId,
     pub role: Role,
     pub prefix: String,
+}
+
+/// A key as the API asks for one.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRequest {
+    /// admin, editor, approver, viewer or service.
+    pub role: String,
+    pub name: String,
+    pub expires_in_days: Option<u32>,
 }
 
 /// Tenants and keys over a [`Database`]; cheap to clone.
@@ -155,6 +164,22 @@ impl TenantDirectory {
         let key = insert_key(&mut transaction, tenant, role, name, now, expires_at).await?;
         transaction.commit().await.map_err(sql)?;
         Ok(key)
+    }
+
+    /// A new key in the caller's tenant, as the API and the CLI ask for one.
+    pub async fn issue_key(
+        &self,
+        principal: &Principal,
+        request: KeyRequest,
+        now: i64,
+    ) -> Result<NewKey, ServiceError> {
+        let role = Role::parse(&request.role).ok_or_else(|| {
+            ServiceError::invalid(
+                "role",
+                format!("role must be one of {}, not `{}`", Role::NAMES, excerpt(&request.role)),
+            )
+        })?;
+        self.create_key(&principal.tenant, role, &request.name, request.expires_in_days, now).await
     }
 
     /// The tenant's keys, newest first.

@@ -1,0 +1,482 @@
+//! Authentication and authorisation against real servers: API keys and SSO tokens over REST and
+//! gRPC, every role against every operation, development mode, the refusal to serve a public
+//! address unauthenticated, and per-key rate limits.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{TestServer, serve_args, start, wait_ready};
+use eiq::access::{Access, OPERATIONS};
+use eiq_service::tenancy::{Role, TenantId};
+use eiq_service::tenants::{Database, Plan, TenantDirectory};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use tonic::Code;
+use tonic::transport::Channel;
+
+const ROLES: [Role; 5] = [Role::Admin, Role::Editor, Role::Approver, Role::Viewer, Role::Service];
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+const AUDIENCE: &str = "eiq-test";
+
+async fn directory(data: &str) -> TenantDirectory {
+    TenantDirectory::new(Database::embedded(std::path::Path::new(data)).await.unwrap())
+}
+
+fn now() -> i64 {
+    eiq_datasets::now()
+}
+
+/// `tenant` on `plan`, and a key of each role: (role, key).
+async fn tenant_with_keys(directory: &TenantDirectory, name: &str, plan: Plan) -> Vec<(Role, String)> {
+    let tenant = TenantId::parse(name).unwrap();
+    let admin = directory.create_tenant(&tenant, plan, now()).await.unwrap().key;
+    let mut keys = vec![(Role::Admin, admin)];
+    for role in &ROLES[1..] {
+        keys.push((*role, directory.create_key(&tenant, *role, "test", None, now()).await.unwrap().key));
+    }
+    keys
+}
+
+fn key_of(keys: &[(Role, String)], role: Role) -> String {
+    keys.iter().find(|(r, _)| *r == role).unwrap().1.clone()
+}
+
+async fn send(server: &TestServer, method: Method, path: &str, key: Option<&str>) -> (StatusCode, serde_json::Value) {
+    let mut request = reqwest::Client::new().request(method.clone(), server.url(path));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    if method == Method::POST || method == Method::PUT {
+        request = request.json(&serde_json::json!({}));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// An empty message to any gRPC method, with `key` as its bearer credential.
+async fn grpc_call(server: &TestServer, path: &'static str, key: Option<&str>) -> Code {
+    let channel = Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(());
+    if let Some(key) = key {
+        request.metadata_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    }
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    match tokio::time::timeout(Duration::from_secs(30), grpc.unary(request, path, codec)).await.expect("answered") {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+/// A concrete path for a route template.
+fn concrete(template: &str) -> String {
+    template.replace("{account_id}", "nobody").replace("{platform}", "x").replace("{prefix}", "000000000000")
+}
+
+/// One server with two tenants (one on the enterprise plan), SSO configured with claims renamed.
+/// Tests open their own handle on its database: a pool belongs to the runtime that made it.
+struct Fixture {
+    server: TestServer,
+    data: String,
+    keys: Vec<(Role, String)>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> &'static Fixture {
+    static FIXTURE: tokio::sync::OnceCell<Fixture> = tokio::sync::OnceCell::const_new();
+    FIXTURE
+        .get_or_init(|| async {
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path().to_str().unwrap().to_string();
+            let directory = directory(&data).await;
+            let keys = tenant_with_keys(&directory, "acme", Plan::Professional).await;
+            tenant_with_keys(&directory, "bigco", Plan::Enterprise).await;
+            let jwks = format!("{FIXTURES}/jwks.json");
+            let flags = [
+                "--models",
+                "minilm-l6-v2",
+                "--data-dir",
+                &data,
+                "--jwks-file",
+                &jwks,
+                "--jwt-audience",
+                AUDIENCE,
+                "--jwt-tenant-claim",
+                "org",
+                "--jwt-role-claim",
+                "eiq_role",
+                "--rate-limit-per-second",
+                "10000",
+            ];
+            let server = start(&flags);
+            wait_ready(&server).await;
+            Fixture { server, data, keys, _dir: dir }
+        })
+        .await
+}
+
+/// The table covers every REST route of the OpenAPI document and every gRPC method of the proto
+/// files, and each role gets 403 exactly where the table says, on both protocols.
+#[tokio::test]
+async fn every_role_against_every_operation() {
+    let f = fixture().await;
+    let (_, document) = send(&f.server, Method::GET, "/openapi.json", None).await;
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.insert(("GET".into(), "/openapi.json".into()));
+    let tabled: BTreeSet<_> =
+        OPERATIONS.iter().filter_map(|o| o.rest.as_ref().map(|(m, p)| (m.to_string(), p.to_string()))).collect();
+    assert_eq!(documented, tabled, "REST routes and the permission table differ");
+
+    let mut methods = BTreeSet::new();
+    for file in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/elevatediq/v1")).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let mut service = "";
+        for line in text.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("service ") {
+                service = rest.split_whitespace().next().unwrap();
+            } else if let Some(rest) = line.strip_prefix("rpc ") {
+                methods.insert(format!("/elevatediq.v1.{service}/{}", rest.split('(').next().unwrap()));
+            }
+        }
+    }
+    let tabled: BTreeSet<_> =
+        OPERATIONS.iter().filter_map(|o| o.grpc).filter(|p| p.starts_with("/elevatediq.")).map(String::from).collect();
+    assert_eq!(methods, tabled, "gRPC methods and the permission table differ");
+
+    for operation in OPERATIONS {
+        let Access::Requires(permission) = operation.access else { continue };
+        for (role, key) in &f.keys {
+            let allowed = role.allows(permission);
+            if let Some((method, template)) = &operation.rest {
+                let (status, body) = send(&f.server, method.clone(), &concrete(template), Some(key)).await;
+                let what = format!("{} × {method} {template}: {status} {body}", role.as_str());
+                assert!(!status.is_server_error() && status != StatusCode::UNAUTHORIZED, "{what}");
+                assert_eq!(status == StatusCode::FORBIDDEN, !allowed, "{what}");
+                if !allowed {
+                    assert!(body["error"]["message"].as_str().unwrap().contains(permission.as_str()), "{what}");
+                }
+            }
+            if let Some(path) = operation.grpc {
+                let code = grpc_call(&f.server, path, Some(key)).await;
+                let what = format!("{} × {path}: {code:?}", role.as_str());
+                assert!(!matches!(code, Code::Unauthenticated | Code::Internal | Code::Unknown), "{what}");
+                assert_eq!(code == Code::PermissionDenied, !allowed, "{what}");
+            }
+        }
+    }
+    // Public operations need nothing.
+    assert_eq!(send(&f.server, Method::GET, "/health", None).await.0, StatusCode::OK);
+    assert_eq!(grpc_call(&f.server, "/grpc.health.v1.Health/Check", None).await, Code::Ok);
+}
+
+#[tokio::test]
+async fn keys_are_required_checked_and_revoked_at_once() {
+    let f = fixture().await;
+    let admin = key_of(&f.keys, Role::Admin);
+    // No credential, a malformed one, a forged one: 401 with the same words, on both protocols.
+    let response = reqwest::Client::new().get(f.server.url("/v1/platforms")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let forged = format!("{}{}", &admin[..admin.len() - 4], "0000");
+    let (status, unknown) = send(&f.server, Method::GET, "/v1/platforms", Some(&forged)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{unknown}");
+    assert_eq!(unknown["error"]["code"], "unauthenticated");
+    for junk in ["eiq_", "not-a-key", "eiq_zzzzzzzzzzzz_0", "a.b.c"] {
+        assert_eq!(
+            send(&f.server, Method::GET, "/v1/platforms", Some(junk)).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{junk}"
+        );
+    }
+    let raw = reqwest::Client::new().get(f.server.url("/v1/platforms")).header("authorization", "Basic YTpi");
+    assert_eq!(raw.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(grpc_call(&f.server, "/elevatediq.v1.Posts/ListPlatforms", None).await, Code::Unauthenticated);
+    assert_eq!(grpc_call(&f.server, "/elevatediq.v1.Posts/ListPlatforms", Some(&forged)).await, Code::Unauthenticated);
+    assert_eq!(grpc_call(&f.server, "/elevatediq.v1.Posts/ListPlatforms", Some(&admin)).await, Code::Ok);
+
+    // x-tenant-id may be sent, but only naming the key's own tenant.
+    let client = reqwest::Client::new();
+    let own = client.get(f.server.url("/v1/platforms")).bearer_auth(&admin).header("x-tenant-id", "acme");
+    assert_eq!(own.send().await.unwrap().status(), StatusCode::OK);
+    let other = client.get(f.server.url("/v1/platforms")).bearer_auth(&admin).header("x-tenant-id", "bigco");
+    assert_eq!(other.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // A key made over the API works at once; revoked, it is refused at once, like an unknown key.
+    let made = client
+        .post(f.server.url("/v1/keys"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"role": "viewer", "name": "dashboard"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: serde_json::Value = made.json().await.unwrap();
+    let (viewer, prefix) = (made["key"].as_str().unwrap().to_string(), made["prefix"].as_str().unwrap().to_string());
+    assert!(viewer.starts_with(&format!("eiq_{prefix}_")), "{made}");
+    assert_eq!(send(&f.server, Method::GET, "/v1/platforms", Some(&viewer)).await.0, StatusCode::OK);
+    let (_, listed) = send(&f.server, Method::GET, "/v1/keys", Some(&admin)).await;
+    let listed = listed["keys"].as_array().unwrap();
+    assert!(listed.iter().any(|k| k["prefix"] == prefix.as_str() && k["role"] == "viewer"), "{listed:?}");
+    assert!(listed.iter().all(|k| k.get("key").is_none() && k.get("hash").is_none()), "{listed:?}");
+    // Another tenant's admin cannot see or revoke it: not found, as if it did not exist.
+    let directory = directory(&f.data).await;
+    let bigco = TenantId::parse("bigco").unwrap();
+    let bigco_admin = directory.create_key(&bigco, Role::Admin, "", None, now()).await.unwrap().key;
+    let path = format!("/v1/keys/{prefix}");
+    assert_eq!(send(&f.server, Method::DELETE, &path, Some(&bigco_admin)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send(&f.server, Method::DELETE, &path, Some(&admin)).await.0, StatusCode::NO_CONTENT);
+    let (status, revoked) = send(&f.server, Method::GET, "/v1/platforms", Some(&viewer)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(revoked["error"]["message"], unknown["error"]["message"], "a revoked key reads like an unknown one");
+    assert_eq!(send(&f.server, Method::DELETE, &path, Some(&admin)).await.0, StatusCode::NOT_FOUND);
+
+    // An expired key is refused; bad key requests are 422 naming the field.
+    let acme = TenantId::parse("acme").unwrap();
+    let old = directory.create_key(&acme, Role::Admin, "old", Some(1), now() - 2 * 86_400).await.unwrap().key;
+    assert_eq!(send(&f.server, Method::GET, "/v1/platforms", Some(&old)).await.0, StatusCode::UNAUTHORIZED);
+    for (body, param) in [
+        (serde_json::json!({"role": "owner"}), "role"),
+        (serde_json::json!({"role": "viewer", "expires_in_days": 0}), "expires_in_days"),
+        (serde_json::json!({"role": "viewer", "name": "n".repeat(101)}), "name"),
+    ] {
+        let response = client.post(f.server.url("/v1/keys")).bearer_auth(&admin).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["param"], param, "{body}");
+    }
+}
+
+fn token(algorithm: Algorithm, kid: &str, claims: serde_json::Value) -> String {
+    let key = match algorithm {
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(&std::fs::read(format!("{FIXTURES}/rs256.pem")).unwrap()),
+        _ => EncodingKey::from_ec_pem(&std::fs::read(format!("{FIXTURES}/es256.pem")).unwrap()),
+    };
+    let header = Header { kid: Some(kid.into()), ..Header::new(algorithm) };
+    jsonwebtoken::encode(&header, &claims, &key.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sso_tokens_signed_by_the_jwks_are_accepted_and_checked() {
+    let f = fixture().await;
+    let claims = |org: &str, role: &str, aud: &str, exp: i64| serde_json::json!({"sub": "ana@bigco.example", "org": org, "eiq_role": role, "aud": aud, "exp": exp});
+    let live = now() + 600;
+    for (algorithm, kid) in [(Algorithm::RS256, "test-rsa"), (Algorithm::ES256, "test-ec")] {
+        let good = token(algorithm, kid, claims("bigco", "editor", AUDIENCE, live));
+        assert_eq!(send(&f.server, Method::GET, "/v1/platforms", Some(&good)).await.0, StatusCode::OK, "{kid}");
+        assert_eq!(grpc_call(&f.server, "/elevatediq.v1.Posts/ListPlatforms", Some(&good)).await, Code::Ok);
+    }
+    let refused = [
+        token(Algorithm::RS256, "test-rsa", claims("bigco", "editor", "someone-else", live)),
+        token(Algorithm::RS256, "test-rsa", claims("bigco", "editor", AUDIENCE, now() - 600)),
+        token(Algorithm::RS256, "test-rsa", claims("nosuchco", "editor", AUDIENCE, live)),
+        token(Algorithm::RS256, "test-rsa", claims("bigco", "overlord", AUDIENCE, live)),
+        token(Algorithm::RS256, "test-rsa", serde_json::json!({"org": "bigco", "eiq_role": "admin", "aud": AUDIENCE})),
+        token(Algorithm::RS256, "unknown-kid", claims("bigco", "editor", AUDIENCE, live)),
+        // An ES256 signature presented under the RSA key's id.
+        token(Algorithm::ES256, "test-rsa", claims("bigco", "editor", AUDIENCE, live)),
+        // HS256 keyed with something public: never accepted.
+        jsonwebtoken::encode(
+            &Header { kid: Some("test-rsa".into()), ..Header::new(Algorithm::HS256) },
+            &claims("bigco", "admin", AUDIENCE, live),
+            &EncodingKey::from_secret(b"public"),
+        )
+        .unwrap(),
+    ];
+    for (i, token) in refused.iter().enumerate() {
+        assert_eq!(
+            send(&f.server, Method::GET, "/v1/platforms", Some(token)).await.0,
+            StatusCode::UNAUTHORIZED,
+            "#{i}"
+        );
+    }
+    // The role claim is honoured; a tenant on a plan without SSO is told so.
+    let viewer = token(Algorithm::ES256, "test-ec", claims("bigco", "viewer", AUDIENCE, live));
+    assert_eq!(send(&f.server, Method::POST, "/v1/analyze", Some(&viewer)).await.0, StatusCode::FORBIDDEN);
+    let professional = token(Algorithm::RS256, "test-rsa", claims("acme", "admin", AUDIENCE, live));
+    let (status, body) = send(&f.server, Method::GET, "/v1/platforms", Some(&professional)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["error"]["message"].as_str().unwrap().contains("professional"), "{body}");
+}
+
+#[tokio::test]
+async fn development_mode_lasts_until_the_first_tenant() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().to_str().unwrap();
+    let server = start(&["--models", "minilm-l6-v2", "--data-dir", path]);
+    wait_ready(&server).await;
+    let client = reqwest::Client::new();
+    let platforms = || client.get(server.url("/v1/platforms")).header("x-tenant-id", "team-a");
+    assert_eq!(platforms().send().await.unwrap().status(), StatusCode::OK);
+    let admin = tenant_with_keys(&directory(path).await, "team-a", Plan::Starter).await.remove(0).1;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(platforms().send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(platforms().bearer_auth(&admin).send().await.unwrap().status(), StatusCode::OK);
+    server.shutdown_and_wait();
+}
+
+#[tokio::test]
+async fn a_public_address_without_tenants_needs_insecure_no_auth() {
+    common::ensure_models_fetched();
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().to_str().unwrap();
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let args = serve_args(&["--models", "minilm-l6-v2", "--data-dir", path]);
+    let err = eiq::server::serve(args, listener, async {}).await.unwrap_err().to_string();
+    assert!(err.contains("--insecure-no-auth") && err.contains("eiq tenants create"), "{err}");
+
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let args = serve_args(&["--models", "minilm-l6-v2", "--data-dir", path, "--insecure-no-auth"]);
+    eiq::server::serve(args, listener, async {}).await.unwrap();
+}
+
+#[tokio::test]
+async fn each_key_has_its_own_request_rate() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().to_str().unwrap();
+    let keys = tenant_with_keys(&directory(path).await, "busy", Plan::Starter).await;
+    let flags =
+        ["--models", "minilm-l6-v2", "--data-dir", path, "--rate-limit-per-second", "1", "--rate-limit-burst", "3"];
+    let server = start(&flags);
+    wait_ready(&server).await;
+    let (viewer, editor) = (key_of(&keys, Role::Viewer), key_of(&keys, Role::Editor));
+    for _ in 0..3 {
+        assert_eq!(send(&server, Method::GET, "/v1/platforms", Some(&viewer)).await.0, StatusCode::OK);
+    }
+    let response = reqwest::Client::new().get(server.url("/v1/platforms")).bearer_auth(&viewer).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(grpc_call(&server, "/elevatediq.v1.Posts/ListPlatforms", Some(&viewer)).await, Code::ResourceExhausted);
+    // Another key is not slowed down by it.
+    assert_eq!(send(&server, Method::GET, "/v1/platforms", Some(&editor)).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(send(&server, Method::GET, "/v1/platforms", Some(&viewer)).await.0, StatusCode::OK);
+    server.shutdown_and_wait();
+}
+
+/// Key changes, refusals and failed authentications are in the audit log, which an admin reads
+/// over REST (JSON and JSON Lines, paged) and gRPC alike.
+#[tokio::test]
+async fn the_audit_log_records_changes_and_refusals() {
+    let f = fixture().await;
+    let (admin, viewer) = (key_of(&f.keys, Role::Admin), key_of(&f.keys, Role::Viewer));
+    let admin_prefix = eiq_service::tenants::prefix_of(&admin).unwrap().to_string();
+    let client = reqwest::Client::new();
+    let made = client
+        .post(f.server.url("/v1/keys"))
+        .bearer_auth(&admin)
+        .header("user-agent", "audit-test/1")
+        .json(&serde_json::json!({"role": "editor", "name": "audited"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: serde_json::Value = made.json().await.unwrap();
+    let prefix = made["prefix"].as_str().unwrap();
+    assert_eq!(
+        send(&f.server, Method::DELETE, &format!("/v1/keys/{prefix}"), Some(&admin)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(send(&f.server, Method::GET, "/v1/keys", Some(&viewer)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(send(&f.server, Method::GET, "/v1/audit", Some(&viewer)).await.0, StatusCode::FORBIDDEN);
+
+    let events = |query: &str| {
+        let url = f.server.url(&format!("/v1/audit{query}"));
+        let admin = admin.clone();
+        async move {
+            let response = reqwest::Client::new().get(url).bearer_auth(admin).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let created = events(&format!("?event=keys.create&actor={admin_prefix}&limit=1000")).await;
+    let created = created["events"].as_array().unwrap().iter().find(|e| e["user_agent"] == "audit-test/1").cloned();
+    let created = created.expect("the key's creation is audited");
+    assert_eq!(created["auth_method"], "api_key");
+    assert_eq!(created["role"], "admin");
+    assert_eq!(created["outcome"], "succeeded");
+    assert_eq!(created["source_ip"], "127.0.0.1");
+    assert_eq!(created["action"], "POST /v1/keys");
+    assert_eq!(created["details"]["status"], "201");
+    let revoked = events("?event=keys.revoke&limit=1000").await;
+    assert!(revoked["events"].as_array().unwrap().iter().any(|e| e["resource"] == format!("/v1/keys/{prefix}")));
+    let denied = events("?event=auth.denied&limit=1000").await;
+    assert!(
+        denied["events"].as_array().unwrap().iter().any(|e| e["role"] == "viewer" && e["details"]["status"] == "403")
+    );
+
+    // Pages chain by `after`; JSON Lines carries the cursor in a header.
+    let first = events("?limit=2").await;
+    assert_eq!(first["events"].as_array().unwrap().len(), 2);
+    let after = first["next_after"].as_i64().expect("more than two events");
+    let second = events(&format!("?limit=2&after={after}")).await;
+    assert_eq!(second["events"][0]["seq"].as_i64().unwrap(), after + 1);
+    assert_eq!(second["events"][0]["prev_hash"], first["events"][1]["hash"]);
+    let jsonl = client.get(f.server.url("/v1/audit?limit=3&format=jsonl")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(jsonl.headers()["content-type"], "application/x-ndjson");
+    assert!(jsonl.headers().contains_key("x-next-after"));
+    let lines = jsonl.text().await.unwrap();
+    assert_eq!(lines.lines().count(), 3);
+    assert!(lines.lines().all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()));
+    for bad in ["?limit=0", "?since=yesterday", "?format=xml", "?unknown=1"] {
+        let response = client.get(f.server.url(&format!("/v1/audit{bad}"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+
+    // The gRPC twin returns the same chain.
+    let channel = Channel::from_shared(format!("http://{}", f.server.addr)).unwrap().connect().await.unwrap();
+    let mut audit = eiq_proto::v1::audit_client::AuditClient::new(channel);
+    let mut request = tonic::Request::new(eiq_proto::v1::ListAuditEventsRequest { limit: 2, ..Default::default() });
+    request.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
+    let page = audit.list_audit_events(request).await.unwrap().into_inner();
+    assert_eq!(page.events[1].hash, first["events"][1]["hash"].as_str().unwrap());
+    assert_eq!(page.next_after, Some(after));
+}
+
+/// `eiq audit verify` passes an untouched chain and names the row an editor of the store changed.
+#[test]
+fn eiq_audit_verify_names_the_changed_row() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |argv: &[&str]| -> anyhow::Result<String> {
+        let mut full = vec!["eiq"];
+        full.extend_from_slice(argv);
+        full.extend_from_slice(&["--data-dir", data]);
+        match eiq::config::Cli::try_parse_from(full).unwrap().command {
+            eiq::config::Command::Tenants(c) => eiq::cli::tenants::tenants(c),
+            eiq::config::Command::Keys(c) => eiq::cli::tenants::keys(c),
+            eiq::config::Command::Audit(c) => eiq::cli::audit::audit(c),
+            other => panic!("{other:?}"),
+        }
+    };
+    run(&["tenants", "create", "acme", "--plan", "starter"]).unwrap();
+    run(&["keys", "create", "--tenant", "acme", "--role", "viewer"]).unwrap();
+    let report = run(&["audit", "verify", "--tenant", "acme"]).unwrap();
+    assert!(report.contains("2 rows, chain intact"), "{report}");
+    let exported = dir.path().join("audit.jsonl");
+    run(&["audit", "export", "--tenant", "acme", "--output", exported.to_str().unwrap()]).unwrap();
+    let lines = std::fs::read_to_string(&exported).unwrap();
+    assert!(lines.lines().next().unwrap().contains("tenants.create"), "{lines}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{data}/eiq.db")).await.unwrap();
+        sqlx::query("UPDATE audit_log SET details = '{}' WHERE tenant = 'acme' AND seq = 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let err = run(&["audit", "verify", "--tenant", "acme"]).unwrap_err().to_string();
+    assert!(err.contains("broken at row 1"), "{err}");
+}

@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "elevatediq/v1/hashtags.proto",
                 "elevatediq/v1/keys.proto",
                 "elevatediq/v1/audit.proto",
+                "elevatediq/v1/usage.proto",
             ],
             &["."],
         )?;

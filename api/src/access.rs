@@ -16,26 +16,48 @@ pub enum Access {
 }
 
 /// One operation: its name (the audit log's event), its REST route (method and path template),
-/// its gRPC method, what it needs, and whether it changes state (and so is audited).
+/// its gRPC method, what it needs, and what kind of work it is.
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub name: &'static str,
     pub rest: Option<(Method, &'static str)>,
     pub grpc: Option<&'static str>,
     pub access: Access,
+    /// It changes the tenant's state: every call is audited.
     pub changes_state: bool,
+    /// An AI feature: only plans that include them may call it.
+    pub ai_feature: bool,
+    /// A successful call is an AI-generated post for the usage meter.
+    pub generates_post: bool,
 }
 
 type Rest = Option<(Method, &'static str)>;
+type Grpc = Option<&'static str>;
 
 /// An operation that only reads or computes.
-const fn reads(name: &'static str, rest: Rest, grpc: Option<&'static str>, access: Access) -> Operation {
-    Operation { name, rest, grpc, access, changes_state: false }
+const fn reads(name: &'static str, rest: Rest, grpc: Grpc, access: Access) -> Operation {
+    Operation { name, rest, grpc, access, changes_state: false, ai_feature: false, generates_post: false }
 }
 
-/// An operation that changes the tenant's state: every call is audited.
-const fn writes(name: &'static str, rest: Rest, grpc: Option<&'static str>, access: Access) -> Operation {
-    Operation { name, rest, grpc, access, changes_state: true }
+/// An operation that changes the tenant's state.
+const fn writes(name: &'static str, rest: Rest, grpc: Grpc, access: Access) -> Operation {
+    let mut operation = reads(name, rest, grpc, access);
+    operation.changes_state = true;
+    operation
+}
+
+/// An AI feature.
+const fn ai(name: &'static str, rest: Rest, grpc: Grpc, access: Access) -> Operation {
+    let mut operation = reads(name, rest, grpc, access);
+    operation.ai_feature = true;
+    operation
+}
+
+/// An AI feature that writes posts.
+const fn generates(name: &'static str, rest: Rest, grpc: Grpc, access: Access) -> Operation {
+    let mut operation = ai(name, rest, grpc, access);
+    operation.generates_post = true;
+    operation
 }
 
 use Access::{Public, Requires};
@@ -59,6 +81,7 @@ pub const OPERATIONS: &[Operation] = &[
         Public,
     ),
     reads("api.describe", None, Some("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"), Public),
+    reads("usage.get", Some((GET, "/v1/usage")), Some("/elevatediq.v1.Usage/GetUsage"), Requires(Read)),
     reads("models.list", Some((GET, "/v1/models")), Some("/elevatediq.v1.Embeddings/ListModels"), Requires(Read)),
     reads("platforms.list", Some((GET, "/v1/platforms")), Some("/elevatediq.v1.Posts/ListPlatforms"), Requires(Read)),
     reads("accounts.list", Some((GET, "/v1/accounts")), Some("/elevatediq.v1.Engagement/ListAccounts"), Requires(Read)),
@@ -68,13 +91,13 @@ pub const OPERATIONS: &[Operation] = &[
         Some("/elevatediq.v1.Engagement/GetAccount"),
         Requires(Read),
     ),
-    reads(
+    ai(
         "accounts.best_times",
         Some((GET, "/v1/accounts/{account_id}/best-times")),
         Some("/elevatediq.v1.Engagement/BestTimes"),
         Requires(Read),
     ),
-    reads("accounts.best_times", Some((POST, "/v1/accounts/{account_id}/best-times")), None, Requires(Read)),
+    ai("accounts.best_times", Some((POST, "/v1/accounts/{account_id}/best-times")), None, Requires(Read)),
     reads(
         "gate.check",
         Some((POST, "/v1/moderation/gate")),
@@ -84,40 +107,40 @@ pub const OPERATIONS: &[Operation] = &[
     reads("posts.check", Some((POST, "/v1/posts:check")), Some("/elevatediq.v1.Posts/Check"), Requires(Moderate)),
     reads("moderations.create", Some((POST, "/v1/moderations")), None, Requires(Moderate)),
     reads("comments.analyze", Some((POST, "/v1alpha1/comments:analyze")), None, Requires(Moderate)),
-    reads(
+    ai(
         "embeddings.create",
         Some((POST, "/v1/embeddings")),
         Some("/elevatediq.v1.Embeddings/Embed"),
         Requires(UseModels),
     ),
-    reads("embeddings.create", None, Some("/elevatediq.v1.Embeddings/EmbedStream"), Requires(UseModels)),
-    reads(
+    ai("embeddings.create", None, Some("/elevatediq.v1.Embeddings/EmbedStream"), Requires(UseModels)),
+    ai(
         "texts.analyze",
         Some((POST, "/v1/analyze")),
         Some("/elevatediq.v1.TextIntelligence/Analyze"),
         Requires(UseModels),
     ),
-    reads(
+    generates(
         "captions.generate",
         Some((POST, "/v1/captions:generate")),
         Some("/elevatediq.v1.Captions/Generate"),
         Requires(UseModels),
     ),
-    reads("captions.generate", None, Some("/elevatediq.v1.Captions/GenerateStream"), Requires(UseModels)),
-    reads(
+    generates("captions.generate", None, Some("/elevatediq.v1.Captions/GenerateStream"), Requires(UseModels)),
+    ai(
         "images.analyze",
         Some((POST, "/v1/images:analyze")),
         Some("/elevatediq.v1.Images/Analyze"),
         Requires(UseModels),
     ),
-    reads("posts.search", Some((POST, "/v1/posts:search")), Some("/elevatediq.v1.Posts/Search"), Requires(UseModels)),
-    reads(
+    ai("posts.search", Some((POST, "/v1/posts:search")), Some("/elevatediq.v1.Posts/Search"), Requires(UseModels)),
+    ai(
         "hashtags.suggest",
         Some((POST, "/v1/hashtags:suggest")),
         Some("/elevatediq.v1.Hashtags/Suggest"),
         Requires(UseModels),
     ),
-    reads(
+    ai(
         "accounts.forecast",
         Some((POST, "/v1/accounts/{account_id}/forecast")),
         Some("/elevatediq.v1.Engagement/Forecast"),

@@ -38,6 +38,34 @@ pub enum Command {
     /// The audit log: verify a tenant's hash chain, export its events.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Metered usage: export every tenant's monthly counts for billing.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Every tenant's counts per month (API calls, AI-generated posts, published posts) as JSON
+    /// Lines or CSV.
+    Export(UsageExportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UsageExportArgs {
+    /// First month, YYYY-MM [default: this month].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last month, YYYY-MM [default: --from].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// jsonl or csv.
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+    /// The file to write [default: standard output].
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -585,6 +613,10 @@ pub struct AuthArgs {
     /// Requests per second per API key (or SSO subject), on each replica; 0 turns limits off.
     #[arg(long, env = "EIQ_RATE_LIMIT_PER_SECOND", default_value_t = 50.0, value_parser = rate)]
     pub rate_limit_per_second: f64,
+    /// TOML file of the plans' limits (users, accounts, posts per month, AI features, SSO,
+    /// retention), replacing the built-in table (api/service/src/tenants/plans.toml).
+    #[arg(long, env = "EIQ_PLANS")]
+    pub plans: Option<PathBuf>,
     /// Requests a key may send at once above its rate.
     #[arg(long, env = "EIQ_RATE_LIMIT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_limit_burst: u32,

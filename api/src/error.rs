@@ -90,6 +90,9 @@ fn classify(err: &ServiceError) -> Classification {
         ServiceError::RateLimited { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "rate_limited")
         }
+        ServiceError::QuotaExceeded { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted, "rate_limit_error", "quota_exceeded")
+        }
         ServiceError::Unauthenticated { .. } => {
             (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated, "authentication_error", "unauthenticated")
         }

@@ -35,6 +35,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
         Command::Tenants(command) => print!("{}", cli::tenants::tenants(command)?),
         Command::Keys(command) => print!("{}", cli::tenants::keys(command)?),
         Command::Audit(command) => print!("{}", cli::audit::audit(command)?),
+        Command::Usage(command) => print!("{}", cli::usage::usage(command)?),
         Command::Batch(command) => {
             let report = match command {
                 BatchCommand::Import(args) => cli::batch::import(&args)?,

@@ -9,7 +9,8 @@
 //! protocol: 401, 403 or 429 on REST; UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED on
 //! gRPC.
 //!
-//! The guard also writes the audit log's request rows: every call of an operation that changes
+//! The guard meters every admitted call (API calls, and AI-generated posts for a successful caption
+//! request) and writes the audit log's request rows: every call of an operation that changes
 //! state (with how it ended), every failed authentication and every refused permission. Failed
 //! authentications are recorded at a bounded rate per source address, so a flood of junk
 //! credentials cannot fill the disk; the excess is counted in the log instead.
@@ -28,6 +29,7 @@ use eiq_service::access::Permission;
 use eiq_service::audit::{AuditEvent, AuditLog};
 use eiq_service::auth::{Authenticator, Presented, RateLimiter, RateSettings};
 use eiq_service::tenancy::{Principal, TENANT_HEADER};
+use eiq_service::usage::{Metric, UsageMeter};
 
 use crate::access::{self, Access, Operation};
 use crate::error::ApiError;
@@ -43,12 +45,13 @@ const MAX_AUDITED_PATH: usize = 200;
 pub struct Guard {
     authenticator: Authenticator,
     audit: AuditLog,
+    usage: UsageMeter,
     failures: Arc<RateLimiter>,
 }
 
 impl Guard {
-    pub fn new(authenticator: Authenticator, audit: AuditLog) -> Self {
-        Self { authenticator, audit, failures: Arc::new(RateLimiter::new(FAILURES_AUDITED)) }
+    pub fn new(authenticator: Authenticator, audit: AuditLog, usage: UsageMeter) -> Self {
+        Self { authenticator, audit, usage, failures: Arc::new(RateLimiter::new(FAILURES_AUDITED)) }
     }
 
     async fn record(&self, event: AuditEvent) {
@@ -71,10 +74,15 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
     };
     let Access::Requires(permission) = operation.access else { return next.run(request).await };
     let context = RequestContext::of(&request, grpc);
-    match authorize(&guard.authenticator, request.headers(), permission).await {
+    match authorize(&guard.authenticator, request.headers(), operation, permission).await {
         Ok(principal) => {
+            let now = chrono::Utc::now().timestamp_millis();
+            guard.usage.count(&principal.tenant, Metric::ApiCalls, 1, now);
             request.extensions_mut().insert(principal.clone());
             let response = next.run(request).await;
+            if operation.generates_post && outcome(&response, grpc).0 == "succeeded" {
+                guard.usage.count(&principal.tenant, Metric::AiGeneratedPosts, 1, now);
+            }
             if operation.changes_state {
                 let (outcome, status) = outcome(&response, grpc);
                 guard.record(context.event(Some(&principal), operation, operation.name, outcome, status)).await;
@@ -103,11 +111,12 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
     }
 }
 
-/// The principal, when its role holds `permission`; otherwise the refusal, with the principal
-/// when it authenticated.
+/// The principal, when it may run `operation`; otherwise the refusal, with the principal when it
+/// authenticated.
 async fn authorize(
     authenticator: &Authenticator,
     headers: &HeaderMap,
+    operation: &Operation,
     permission: Permission,
 ) -> Result<Principal, (Option<Principal>, ServiceError)> {
     let presented = Presented {
@@ -116,15 +125,10 @@ async fn authorize(
     };
     let principal =
         authenticator.authenticate(presented, chrono::Utc::now().timestamp()).await.map_err(|err| (None, err))?;
-    if !principal.role.allows(permission) {
-        let err = ServiceError::forbidden(format!(
-            "the `{}` role does not have the `{}` permission this operation needs",
-            principal.role.as_str(),
-            permission.as_str()
-        ));
-        return Err((Some(principal), err));
+    match authenticator.authorize(&principal, permission, operation.ai_feature) {
+        Ok(()) => Ok(principal),
+        Err(err) => Err((Some(principal), err)),
     }
-    Ok(principal)
 }
 
 /// What an audit row says of the request itself.

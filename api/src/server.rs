@@ -16,8 +16,9 @@ use eiq_models::{Catalogue, CatalogueError, FileRole};
 use eiq_service::audit::AuditLog;
 use eiq_service::auth::{AuthSettings, Authenticator, JwtVerifier};
 use eiq_service::engagement::ImportSettings;
-use eiq_service::tenants::{DatabaseError, TenantDirectory};
+use eiq_service::tenants::{DatabaseError, PlanBook, TenantDirectory};
 use eiq_service::text::{PolicyBook, gate_categories};
+use eiq_service::usage::UsageMeter;
 use eiq_service::{Services, ServicesConfig};
 use tokio::net::TcpListener;
 
@@ -25,7 +26,7 @@ use crate::config::ServeArgs;
 use crate::connections::{self, Limits};
 use crate::error::ApiError;
 use crate::principal::Guard;
-use crate::rest::{self, TenantLayer};
+use crate::rest;
 use crate::{grpc, principal, request_body, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,7 @@ pub async fn serve(
     let address =
         listener.local_addr().map_err(|source| ServeError::Bind { address: args.bind.to_string(), source })?;
     let (guard, layer) = tenant_layer(&args, address).await?;
+    let usage = layer.usage.clone();
     let app = app(&args, guard, layer)?;
     let limits = Limits {
         header_read: Duration::from_secs(args.header_read_timeout_secs),
@@ -75,15 +77,32 @@ pub async fn serve(
         max_connections: args.max_connections,
     };
     connections::serve(listener, app, limits, shutdown).await;
+    if let Err(error) = usage.flush().await {
+        tracing::error!(%error, "storing the last usage counts failed");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often usage counts are added to the tenant database.
+const USAGE_FLUSH: Duration = Duration::from_secs(1);
+
+/// The tenant layer's handles that routes need beside the capabilities.
+#[derive(Clone)]
+pub struct TenantLayer {
+    pub tenants: TenantDirectory,
+    pub audit: AuditLog,
+    pub usage: UsageMeter,
 }
 
 /// Opens the tenant database and decides how callers authenticate on `address`: development
 /// mode is allowed only while no tenant exists, and only on loopback unless the operator insists.
 async fn tenant_layer(args: &ServeArgs, address: SocketAddr) -> Result<(Guard, TenantLayer), ServeError> {
     let database = args.database.open().await?;
-    let directory = TenantDirectory::new(database.clone());
+    let mut directory = TenantDirectory::new(database.clone());
+    if let Some(path) = &args.auth.plans {
+        directory = directory.with_plans(PlanBook::from_file(path).map_err(ServeError::Auth)?);
+    }
     let jwt = args.auth.jwt().map(JwtVerifier::from_file).transpose().map_err(ServeError::Auth)?;
     let has_tenants = directory.has_tenants().await.map_err(|e| ServeError::Auth(e.to_string()))?;
     let loopback = address.ip().is_loopback();
@@ -98,9 +117,11 @@ async fn tenant_layer(args: &ServeArgs, address: SocketAddr) -> Result<(Guard, T
     }
     let settings =
         AuthSettings { development_allowed: loopback || args.auth.insecure_no_auth, jwt, rate: args.auth.rate() };
-    let audit = AuditLog::new(database);
-    let guard = Guard::new(Authenticator::new(directory.clone(), settings), audit.clone());
-    Ok((guard, TenantLayer { tenants: directory, audit }))
+    let audit = AuditLog::new(database.clone());
+    let usage = UsageMeter::new(database);
+    usage.spawn_flusher(USAGE_FLUSH);
+    let guard = Guard::new(Authenticator::new(directory.clone(), settings), audit.clone(), usage.clone());
+    Ok((guard, TenantLayer { tenants: directory, audit, usage }))
 }
 
 /// The whole HTTP surface; models start loading as a side effect.
@@ -140,7 +161,7 @@ pub fn app(args: &ServeArgs, guard: Guard, layer: TenantLayer) -> Result<Router,
             max_concurrent: args.max_concurrent_imports,
         },
     });
-    let grpc = grpc::routes(services.clone(), layer.tenants.clone(), layer.audit.clone(), args.max_body_bytes);
+    let grpc = grpc::routes(services.clone(), layer.clone(), args.max_body_bytes);
     let body_read_timeout = Duration::from_secs(args.body_read_timeout_secs);
     Ok(rest::router(services, layer, telemetry::prometheus(), args.max_body_bytes)
         .merge(grpc.into_axum_router())

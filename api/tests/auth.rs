@@ -78,12 +78,15 @@ fn concrete(template: &str) -> String {
     template.replace("{account_id}", "nobody").replace("{platform}", "x").replace("{prefix}", "000000000000")
 }
 
-/// One server with two tenants (one on the enterprise plan), SSO configured with claims renamed.
-/// Tests open their own handle on its database: a pool belongs to the runtime that made it.
+/// One server with three tenants: `acme` and `bigco` on the enterprise plan (a key of each role in
+/// `acme`), `smallco` on the starter plan (its first admin key in `starter`), and SSO configured
+/// with its claims renamed. Tests open their own handle on its database: a pool belongs to the
+/// runtime that made it.
 struct Fixture {
     server: TestServer,
     data: String,
     keys: Vec<(Role, String)>,
+    starter: String,
     _dir: tempfile::TempDir,
 }
 
@@ -94,8 +97,10 @@ async fn fixture() -> &'static Fixture {
             let dir = tempfile::tempdir().unwrap();
             let data = dir.path().to_str().unwrap().to_string();
             let directory = directory(&data).await;
-            let keys = tenant_with_keys(&directory, "acme", Plan::Professional).await;
+            let keys = tenant_with_keys(&directory, "acme", Plan::Enterprise).await;
             tenant_with_keys(&directory, "bigco", Plan::Enterprise).await;
+            let smallco = TenantId::parse("smallco").unwrap();
+            let starter = directory.create_tenant(&smallco, Plan::Starter, now()).await.unwrap().key;
             let jwks = format!("{FIXTURES}/jwks.json");
             let flags = [
                 "--models",
@@ -115,7 +120,7 @@ async fn fixture() -> &'static Fixture {
             ];
             let server = start(&flags);
             wait_ready(&server).await;
-            Fixture { server, data, keys, _dir: dir }
+            Fixture { server, data, keys, starter, _dir: dir }
         })
         .await
 }
@@ -302,10 +307,10 @@ async fn sso_tokens_signed_by_the_jwks_are_accepted_and_checked() {
     // The role claim is honoured; a tenant on a plan without SSO is told so.
     let viewer = token(Algorithm::ES256, "test-ec", claims("bigco", "viewer", AUDIENCE, live));
     assert_eq!(send(&f.server, Method::POST, "/v1/analyze", Some(&viewer)).await.0, StatusCode::FORBIDDEN);
-    let professional = token(Algorithm::RS256, "test-rsa", claims("acme", "admin", AUDIENCE, live));
-    let (status, body) = send(&f.server, Method::GET, "/v1/platforms", Some(&professional)).await;
+    let starter = token(Algorithm::RS256, "test-rsa", claims("smallco", "admin", AUDIENCE, live));
+    let (status, body) = send(&f.server, Method::GET, "/v1/platforms", Some(&starter)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body["error"]["message"].as_str().unwrap().contains("professional"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("starter"), "{body}");
 }
 
 #[tokio::test]
@@ -317,7 +322,7 @@ async fn development_mode_lasts_until_the_first_tenant() {
     let client = reqwest::Client::new();
     let platforms = || client.get(server.url("/v1/platforms")).header("x-tenant-id", "team-a");
     assert_eq!(platforms().send().await.unwrap().status(), StatusCode::OK);
-    let admin = tenant_with_keys(&directory(path).await, "team-a", Plan::Starter).await.remove(0).1;
+    let admin = tenant_with_keys(&directory(path).await, "team-a", Plan::Enterprise).await.remove(0).1;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(platforms().send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(platforms().bearer_auth(&admin).send().await.unwrap().status(), StatusCode::OK);
@@ -343,7 +348,7 @@ async fn a_public_address_without_tenants_needs_insecure_no_auth() {
 async fn each_key_has_its_own_request_rate() {
     let data = tempfile::tempdir().unwrap();
     let path = data.path().to_str().unwrap();
-    let keys = tenant_with_keys(&directory(path).await, "busy", Plan::Starter).await;
+    let keys = tenant_with_keys(&directory(path).await, "busy", Plan::Enterprise).await;
     let flags =
         ["--models", "minilm-l6-v2", "--data-dir", path, "--rate-limit-per-second", "1", "--rate-limit-burst", "3"];
     let server = start(&flags);
@@ -442,9 +447,10 @@ async fn the_audit_log_records_changes_and_refusals() {
     assert_eq!(page.next_after, Some(after));
 }
 
-/// `eiq audit verify` passes an untouched chain and names the row an editor of the store changed.
+/// `eiq audit verify` passes an untouched chain and names the row an editor of the store changed;
+/// `eiq usage export` writes the metered counts.
 #[test]
-fn eiq_audit_verify_names_the_changed_row() {
+fn eiq_audit_verify_and_usage_export() {
     use clap::Parser;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
@@ -456,11 +462,12 @@ fn eiq_audit_verify_names_the_changed_row() {
             eiq::config::Command::Tenants(c) => eiq::cli::tenants::tenants(c),
             eiq::config::Command::Keys(c) => eiq::cli::tenants::keys(c),
             eiq::config::Command::Audit(c) => eiq::cli::audit::audit(c),
+            eiq::config::Command::Usage(c) => eiq::cli::usage::usage(c),
             other => panic!("{other:?}"),
         }
     };
     run(&["tenants", "create", "acme", "--plan", "starter"]).unwrap();
-    run(&["keys", "create", "--tenant", "acme", "--role", "viewer"]).unwrap();
+    run(&["keys", "create", "--tenant", "acme", "--role", "service"]).unwrap();
     let report = run(&["audit", "verify", "--tenant", "acme"]).unwrap();
     assert!(report.contains("2 rows, chain intact"), "{report}");
     let exported = dir.path().join("audit.jsonl");
@@ -479,4 +486,104 @@ fn eiq_audit_verify_names_the_changed_row() {
     });
     let err = run(&["audit", "verify", "--tenant", "acme"]).unwrap_err().to_string();
     assert!(err.contains("broken at row 1"), "{err}");
+
+    // Usage the server metered is exported for billing.
+    let period = eiq_service::usage::period_of(now() * 1_000);
+    runtime.block_on(async {
+        let meter = eiq_service::usage::UsageMeter::new(Database::embedded(dir.path()).await.unwrap());
+        meter.count(&TenantId::parse("acme").unwrap(), eiq_service::usage::Metric::ApiCalls, 3, now() * 1_000);
+        meter.flush().await.unwrap();
+    });
+    let csv = dir.path().join("usage.csv");
+    run(&["usage", "export", "--format", "csv", "--output", csv.to_str().unwrap()]).unwrap();
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert_eq!(csv, format!("tenant,period,api_calls,ai_generated_posts,published_posts\nacme,{period},3,0,0\n"));
+}
+
+/// The plan decides what a tenant may use: AI features, its number of user keys; the moderation
+/// gate and the platform rules run on every plan.
+#[tokio::test]
+async fn plans_gate_ai_features_and_user_keys() {
+    let f = fixture().await;
+    let starter = &f.starter;
+    for path in ["/v1/analyze", "/v1/hashtags:suggest", "/v1/accounts/nobody/best-times"] {
+        let (status, body) = send(&f.server, Method::POST, path, Some(starter)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("starter") && message.contains("AI feature"), "{path}: {message}");
+    }
+    assert_eq!(
+        grpc_call(&f.server, "/elevatediq.v1.TextIntelligence/Analyze", Some(starter)).await,
+        Code::PermissionDenied
+    );
+    let gate = reqwest::Client::new()
+        .post(f.server.url("/v1/moderation/gate"))
+        .bearer_auth(starter)
+        .json(&serde_json::json!({"text": "Our spring sale starts Friday", "platform": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(gate.status(), StatusCode::FORBIDDEN, "the gate runs on every plan");
+    assert_eq!(
+        send(&f.server, Method::POST, "/v1/posts:check", Some(starter)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // The starter plan's one user is its admin: a second person's key is refused, a service's is not.
+    let create = |role: &str| {
+        reqwest::Client::new()
+            .post(f.server.url("/v1/keys"))
+            .bearer_auth(starter)
+            .json(&serde_json::json!({"role": role}))
+            .send()
+    };
+    let refused = create("viewer").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("starter plan allows 1 user"), "{body}");
+    assert_eq!(create("service").await.unwrap().status(), StatusCode::CREATED);
+}
+
+/// API calls and AI-generated posts are metered per tenant and month, and read back with the
+/// plan's limits over REST and gRPC.
+#[tokio::test]
+async fn usage_is_metered_per_tenant() {
+    let f = fixture().await;
+    let directory = directory(&f.data).await;
+    let tenant = TenantId::parse(&format!("metered-{}", std::process::id())).unwrap();
+    let key = directory.create_tenant(&tenant, Plan::Professional, now()).await.unwrap().key;
+    for _ in 0..3 {
+        assert_eq!(send(&f.server, Method::GET, "/v1/platforms", Some(&key)).await.0, StatusCode::OK);
+    }
+    let captions = reqwest::Client::new()
+        .post(f.server.url("/v1/captions:generate"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"text": "Spring drop Friday: three colours, one price.", "platforms": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(captions.status(), StatusCode::OK);
+    let (status, usage) = send(&f.server, Method::GET, "/v1/usage", Some(&key)).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    // Three listings, the captions and this call.
+    assert_eq!(usage["api_calls"], 5, "{usage}");
+    assert_eq!(usage["ai_generated_posts"], 1, "{usage}");
+    assert_eq!(usage["plan"], "professional");
+    assert_eq!(usage["limits"]["posts_per_month"], 1_500);
+    assert_eq!(usage["period"].as_str().unwrap().len(), 7);
+    assert_eq!(
+        send(&f.server, Method::GET, "/v1/usage?period=2026-13", Some(&key)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (_, past) = send(&f.server, Method::GET, "/v1/usage?period=2001-01", Some(&key)).await;
+    assert_eq!(past["api_calls"], 0);
+
+    let channel = Channel::from_shared(format!("http://{}", f.server.addr)).unwrap().connect().await.unwrap();
+    let mut client = eiq_proto::v1::usage_client::UsageClient::new(channel);
+    let mut request = tonic::Request::new(eiq_proto::v1::GetUsageRequest::default());
+    request.metadata_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    let report = client.get_usage(request).await.unwrap().into_inner();
+    assert_eq!((report.api_calls, report.ai_generated_posts), (8, 1), "two more REST calls and this one");
+    assert_eq!(report.plan, "professional");
+    assert_eq!(report.limits.unwrap().posts_per_month, Some(1_500));
 }

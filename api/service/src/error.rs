@@ -69,6 +69,10 @@ pub enum ServiceError {
     /// `retry_after`.
     #[error("{message}")]
     RateLimited { message: String, retry_after: Duration },
+
+    /// The tenant used its plan's quota for the period; it renews after `retry_after`.
+    #[error("{message}")]
+    QuotaExceeded { plan: String, message: String, retry_after: Duration },
 }
 
 /// What a not-found answer was looking for.
@@ -148,7 +152,9 @@ impl ServiceError {
     /// How long the caller should wait before trying again, when waiting helps.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Busy { retry_after, .. } | Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::Busy { retry_after, .. }
+            | Self::RateLimited { retry_after, .. }
+            | Self::QuotaExceeded { retry_after, .. } => Some(*retry_after),
             Self::Unavailable { retry_after, .. } => *retry_after,
             Self::Inference(InferenceError::QueueFull { .. }) => Some(Duration::from_secs(1)),
             Self::Inference(InferenceError::ModelLoading(_)) => Some(Duration::from_secs(5)),

@@ -22,6 +22,7 @@ mod services;
 pub mod tenancy;
 pub mod tenants;
 pub mod text;
+pub mod usage;
 pub mod vectors;
 
 pub use error::{Hint, Resource, ServiceError};

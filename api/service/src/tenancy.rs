@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::error::ServiceError;
 use crate::limits::excerpt;
+use crate::tenants::Plan;
 
 /// Requests name their tenant in this header (REST) or metadata entry (gRPC).
 pub const TENANT_HEADER: &str = "x-tenant-id";
@@ -111,12 +112,14 @@ pub struct Principal {
     pub tenant: TenantId,
     pub role: Role,
     pub credential: Credential,
+    /// The tenant's plan; `None` for the operator and development mode, which no plan limits.
+    pub plan: Option<Plan>,
 }
 
 impl Principal {
     /// The operator running a CLI command for `tenant`.
     pub fn local(tenant: TenantId) -> Self {
-        Self { tenant, role: Role::Admin, credential: Credential::Local }
+        Self { tenant, role: Role::Admin, credential: Credential::Local, plan: None }
     }
 
     /// Who this principal is within its tenant: the key's prefix, the token's subject.
@@ -141,7 +144,7 @@ impl Principal {
                 TenantId::parse(text.trim())?
             }
         };
-        Ok(Self { tenant, role: Role::Admin, credential: Credential::TenantHeader })
+        Ok(Self { tenant, role: Role::Admin, credential: Credential::TenantHeader, plan: None })
     }
 }
 

@@ -5,3 +5,4 @@ pub mod batch;
 pub mod models;
 pub mod tenants;
 pub mod train;
+pub mod usage;

@@ -6,6 +6,7 @@ use anyhow::Context;
 use eiq_service::audit::{AuditEvent, AuditLog};
 use eiq_service::tenancy::{Principal, TenantId};
 use eiq_service::tenants::{KeyInfo, KeyRequest, Plan, TenantDirectory};
+use eiq_service::usage::UsageMeter;
 
 use crate::config::{DatabaseArgs, KeysCommand, TenantsCommand};
 
@@ -78,6 +79,7 @@ fn row(key: &KeyInfo) -> String {
 pub struct Store {
     pub directory: TenantDirectory,
     pub audit: AuditLog,
+    pub usage: UsageMeter,
 }
 
 impl Store {
@@ -118,7 +120,11 @@ where
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let database = database.open().await?;
-        let store = Store { directory: TenantDirectory::new(database.clone()), audit: AuditLog::new(database) };
+        let store = Store {
+            directory: TenantDirectory::new(database.clone()),
+            audit: AuditLog::new(database.clone()),
+            usage: UsageMeter::new(database),
+        };
         work(store, chrono::Utc::now().timestamp()).await
     })
 }

@@ -564,3 +564,22 @@ pub fn audit_event(r: eiq_service::audit::AuditRecord) -> pb::AuditEvent {
         hash: r.hash,
     }
 }
+
+pub fn usage_report(report: eiq_service::usage::UsageReport) -> pb::UsageReport {
+    use eiq_service::usage::Metric;
+    pb::UsageReport {
+        api_calls: report.usage.count(Metric::ApiCalls),
+        ai_generated_posts: report.usage.count(Metric::AiGeneratedPosts),
+        published_posts: report.usage.count(Metric::PublishedPosts),
+        period: report.usage.period,
+        plan: report.plan.map(|p| p.as_str().to_string()).unwrap_or_default(),
+        limits: report.limits.map(|l| pb::PlanLimits {
+            users: l.users,
+            accounts: l.accounts,
+            posts_per_month: l.posts_per_month,
+            ai_features: l.ai_features,
+            sso: l.sso,
+            retention_months: l.retention_months,
+        }),
+    }
+}

@@ -11,6 +11,7 @@ mod images;
 mod keys;
 mod posts;
 mod text;
+mod usage;
 
 use std::sync::Arc;
 
@@ -24,14 +25,16 @@ use eiq_proto::v1::images_server::ImagesServer;
 use eiq_proto::v1::keys_server::KeysServer;
 use eiq_proto::v1::posts_server::PostsServer;
 use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
+use eiq_proto::v1::usage_server::UsageServer;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
 use eiq_service::Services;
-use eiq_service::audit::AuditLog;
-use eiq_service::tenants::TenantDirectory;
 
-pub fn routes(services: Services, tenants: TenantDirectory, audit: AuditLog, max_message_bytes: usize) -> Routes {
+use crate::server::TenantLayer;
+
+pub fn routes(services: Services, layer: TenantLayer, max_message_bytes: usize) -> Routes {
+    let TenantLayer { tenants, audit, usage } = layer;
     let Services { embeddings, analysis, gate, history, forecast, posts, captions, images, index, hashtags } = services;
     let registry = Arc::clone(embeddings.registry());
     // The project's codec, not tonic-health's: an undecodable check is INVALID_ARGUMENT.
@@ -61,6 +64,8 @@ pub fn routes(services: Services, tenants: TenantDirectory, audit: AuditLog, max
     let images = ImagesServer::new(images::GrpcImages::new(images)).max_decoding_message_size(max_image_message);
     let hashtags =
         HashtagsServer::new(hashtags::GrpcHashtags::new(hashtags)).max_decoding_message_size(max_message_bytes);
+    let usage =
+        UsageServer::new(usage::GrpcUsage::new(usage, tenants.clone())).max_decoding_message_size(max_message_bytes);
     let keys = KeysServer::new(keys::GrpcKeys::new(tenants)).max_decoding_message_size(max_message_bytes);
     let audit = AuditServer::new(audit::GrpcAudit::new(audit)).max_decoding_message_size(max_message_bytes);
     Routes::new(health)
@@ -75,6 +80,7 @@ pub fn routes(services: Services, tenants: TenantDirectory, audit: AuditLog, max
         .add_service(hashtags)
         .add_service(keys)
         .add_service(audit)
+        .add_service(usage)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

@@ -25,6 +25,7 @@ mod perspective;
 mod posts;
 mod search;
 mod texts;
+mod usage;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use axum::extract::DefaultBodyLimit;
 use eiq_service::Services;
 use eiq_service::audit::AuditLog;
 use eiq_service::tenants::TenantDirectory;
+use eiq_service::usage::UsageMeter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,6 +47,7 @@ pub struct AppState {
     /// Tenants and their keys.
     pub tenants: TenantDirectory,
     pub audit: AuditLog,
+    pub usage: UsageMeter,
     pub metrics: PrometheusHandle,
     /// This API's OpenAPI document, served at `/openapi.json`.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
@@ -83,6 +86,7 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize, max_image_bytes: usize
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(usage::get))
         .routes(routes!(health::alive))
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
@@ -98,16 +102,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes(0, 0, 0).split_for_parts().1
 }
 
-/// The tenant layer's handles the routes need beside the capabilities.
-pub struct TenantLayer {
-    pub tenants: TenantDirectory,
-    pub audit: AuditLog,
-}
-
-pub fn router(services: Services, layer: TenantLayer, metrics: PrometheusHandle, max_body_bytes: usize) -> Router {
+pub fn router(
+    services: Services,
+    layer: crate::server::TenantLayer,
+    metrics: PrometheusHandle,
+    max_body_bytes: usize,
+) -> Router {
     let max_import_bytes = services.history.max_import_bytes();
     let max_image_bytes = services.images.max_bytes();
     let (router, document) = routes(max_body_bytes, max_import_bytes, max_image_bytes).split_for_parts();
-    let TenantLayer { tenants, audit } = layer;
-    router.with_state(AppState { services, tenants, audit, metrics, openapi: Arc::new(document) })
+    let crate::server::TenantLayer { tenants, audit, usage } = layer;
+    router.with_state(AppState { services, tenants, audit, usage, metrics, openapi: Arc::new(document) })
 }

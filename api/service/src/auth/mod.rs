@@ -5,6 +5,9 @@
 //!   is refused at once on every replica sharing the database.
 //! - **`Authorization: Bearer <JWT>`** is SSO, checked against the configured JWKS (`jwt.rs`). Its
 //!   tenant must exist and be on a plan that includes SSO.
+//!
+//! [`Authenticator::authorize`] then checks the principal's role holds the operation's permission
+//! and, for AI features, that the tenant's plan includes them.
 //! - **No credential** is served only in development mode: no tenant exists yet and the server
 //!   listens on loopback only (or the operator passed `--insecure-no-auth`). Every request is then
 //!   the admin of the tenant its `x-tenant-id` names, as before the tenant layer. Creating the first
@@ -22,9 +25,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::access::Permission;
 use crate::error::ServiceError;
 use crate::tenancy::{Credential, Principal};
-use crate::tenants::{Plan, TenantDirectory};
+use crate::tenants::TenantDirectory;
 
 pub use jwt::{JwtSettings, JwtVerifier, MAX_TOKEN_BYTES, SsoIdentity};
 pub use rate::{RateLimiter, RateSettings};
@@ -134,7 +138,8 @@ impl Authenticator {
                 ServiceError::unauthenticated(REFUSED)
             })?;
             let credential = Credential::ApiKey { prefix: identity.prefix };
-            return Ok(Principal { tenant: identity.tenant, role: identity.role, credential });
+            let plan = Some(identity.plan);
+            return Ok(Principal { tenant: identity.tenant, role: identity.role, credential, plan });
         }
         let Some(jwt) = &self.inner.jwt else {
             return Err(ServiceError::unauthenticated(REFUSED));
@@ -151,14 +156,41 @@ impl Authenticator {
             }
             Err(other) => return Err(other),
         };
-        if plan != Plan::Enterprise {
+        if !self.inner.directory.plans().limits(plan).sso {
             return Err(ServiceError::forbidden(format!(
-                "SSO sign-in is part of the enterprise plan; this tenant is on `{}`",
+                "SSO sign-in is not part of the {} plan this tenant is on",
                 plan.as_str()
             )));
         }
         let credential = Credential::Sso { subject: identity.subject };
-        Ok(Principal { tenant: identity.tenant, role: identity.role, credential })
+        Ok(Principal { tenant: identity.tenant, role: identity.role, credential, plan: Some(plan) })
+    }
+
+    /// Whether `principal` may run an operation needing `permission` (and, for an AI feature,
+    /// a plan that includes them): the role's table, then the plan's.
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        permission: Permission,
+        ai_feature: bool,
+    ) -> Result<(), ServiceError> {
+        if !principal.role.allows(permission) {
+            return Err(ServiceError::forbidden(format!(
+                "the `{}` role does not have the `{}` permission this operation needs",
+                principal.role.as_str(),
+                permission.as_str()
+            )));
+        }
+        if let Some(plan) = principal.plan
+            && ai_feature
+            && !self.inner.directory.plans().limits(plan).ai_features
+        {
+            return Err(ServiceError::forbidden(format!(
+                "this is an AI feature, which the {} plan does not include",
+                plan.as_str()
+            )));
+        }
+        Ok(())
     }
 
     fn take_token(&self, principal: &Principal) -> Result<(), ServiceError> {

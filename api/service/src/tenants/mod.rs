@@ -7,6 +7,9 @@
 
 mod database;
 mod keys;
+mod plans;
+
+use std::sync::Arc;
 
 use crate::error::{Resource, ServiceError};
 use crate::limits::excerpt;
@@ -14,6 +17,7 @@ use crate::tenancy::{Principal, Role, TenantId};
 
 pub use database::{Database, DatabaseError};
 pub use keys::prefix_of;
+pub use plans::{PlanBook, PlanLimits};
 
 /// Longest key name.
 pub const MAX_KEY_NAME_BYTES: usize = 100;
@@ -72,6 +76,7 @@ pub struct KeyIdentity {
     pub tenant: TenantId,
     pub role: Role,
     pub prefix: String,
+    pub plan: Plan,
 }
 
 /// A key as the API asks for one.
@@ -87,15 +92,30 @@ pub struct KeyRequest {
 #[derive(Clone)]
 pub struct TenantDirectory {
     database: Database,
+    plans: Arc<PlanBook>,
 }
 
 type KeyRow = (String, String, String, String, i64, Option<i64>, Option<i64>);
-/// tenant, role, hash, expires_at, revoked_at.
-type CredentialRow = (String, String, String, Option<i64>, Option<i64>);
+/// tenant, role, hash, expires_at, revoked_at, plan.
+type CredentialRow = (String, String, String, Option<i64>, Option<i64>, String);
 
 impl TenantDirectory {
+    /// Over `database`, with the built-in plans.
     pub fn new(database: Database) -> Self {
-        Self { database }
+        Self { database, plans: Arc::new(PlanBook::builtin()) }
+    }
+
+    /// With an operator's plans instead of the built-in ones.
+    pub fn with_plans(self, plans: PlanBook) -> Self {
+        Self { plans: Arc::new(plans), ..self }
+    }
+
+    pub fn plans(&self) -> &PlanBook {
+        &self.plans
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
     }
 
     /// Creates `tenant` on `plan` with its first admin key.
@@ -129,7 +149,7 @@ impl TenantDirectory {
             .await
             .map_err(sql)?;
         let (plan,) = row.ok_or_else(|| not_found_tenant(tenant))?;
-        Plan::parse("plan", &plan).map_err(|_| ServiceError::internal("tenant plan", format!("stored plan `{plan}`")))
+        stored_plan(&plan)
     }
 
     /// Whether any tenant exists (a server without tenants runs in development mode).
@@ -158,10 +178,30 @@ impl TenantDirectory {
         {
             return Err(ServiceError::invalid("expires_in_days", format!("expires_in_days must be 1–{MAX_KEY_DAYS}")));
         }
-        self.plan(tenant).await?;
+        let plan = self.plan(tenant).await?;
         let mut transaction = self.database.pool.begin().await.map_err(sql)?;
         let expires_at = days.map(|d| now + i64::from(d) * 86_400);
         let key = insert_key(&mut transaction, tenant, role, name, now, expires_at).await?;
+        // Counted with the new key in, so the check and the insert are one transaction.
+        if let (true, Some(users)) = (role != Role::Service, self.plans.limits(plan).users) {
+            let (people,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM api_keys WHERE tenant = $1 AND role <> 'service' \
+                 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+            )
+            .bind(tenant.as_str())
+            .bind(now)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(sql)?;
+            if people as u64 > users {
+                return Err(ServiceError::forbidden(format!(
+                    "the {} plan allows {users} user key{} (keys with a person's role); revoke one, or use a \
+                     `service` key for a service",
+                    plan.as_str(),
+                    if users == 1 { "" } else { "s" }
+                )));
+            }
+        }
         transaction.commit().await.map_err(sql)?;
         Ok(key)
     }
@@ -220,13 +260,15 @@ impl TenantDirectory {
     /// caller answers all of them alike: 401).
     pub async fn authenticate(&self, key: &str, now: i64) -> Result<Option<KeyIdentity>, ServiceError> {
         let Some(prefix) = prefix_of(key) else { return Ok(None) };
-        let row: Option<CredentialRow> =
-            sqlx::query_as("SELECT tenant, role, hash, expires_at, revoked_at FROM api_keys WHERE prefix = $1")
-                .bind(prefix)
-                .fetch_optional(&self.database.pool)
-                .await
-                .map_err(sql)?;
-        let Some((tenant, role, hash, expires_at, revoked_at)) = row else { return Ok(None) };
+        let row: Option<CredentialRow> = sqlx::query_as(
+            "SELECT k.tenant, k.role, k.hash, k.expires_at, k.revoked_at, t.plan FROM api_keys k \
+                 JOIN tenants t ON t.name = k.tenant WHERE k.prefix = $1",
+        )
+        .bind(prefix)
+        .fetch_optional(&self.database.pool)
+        .await
+        .map_err(sql)?;
+        let Some((tenant, role, hash, expires_at, revoked_at, plan)) = row else { return Ok(None) };
         let live = revoked_at.is_none() && expires_at.is_none_or(|at| now < at);
         if !live || !keys::matches(key, &hash) {
             return Ok(None);
@@ -235,7 +277,8 @@ impl TenantDirectory {
             TenantId::parse(&tenant).map_err(|_| ServiceError::internal("key tenant", "stored tenant name"))?;
         let role =
             Role::parse(&role).ok_or_else(|| ServiceError::internal("key role", format!("stored role `{role}`")))?;
-        Ok(Some(KeyIdentity { tenant, role, prefix: prefix.to_string() }))
+        let plan = stored_plan(&plan)?;
+        Ok(Some(KeyIdentity { tenant, role, prefix: prefix.to_string(), plan }))
     }
 }
 
@@ -277,6 +320,10 @@ async fn insert_key(
 fn key_info((prefix, tenant, role, name, created_at, expires_at, revoked_at): KeyRow) -> Result<KeyInfo, ServiceError> {
     let role = Role::parse(&role).ok_or_else(|| ServiceError::internal("key role", format!("stored role `{role}`")))?;
     Ok(KeyInfo { prefix, tenant, role, name, created_at, expires_at, revoked_at })
+}
+
+fn stored_plan(plan: &str) -> Result<Plan, ServiceError> {
+    Plan::parse("plan", plan).map_err(|_| ServiceError::internal("tenant plan", format!("stored plan `{plan}`")))
 }
 
 fn not_found_tenant(tenant: &TenantId) -> ServiceError {

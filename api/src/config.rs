@@ -540,6 +540,10 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// Seconds between runs of the retention job, which deletes history older than each
+    /// tenant's plan keeps (it also runs at start-up).
+    #[arg(long, env = "EIQ_RETENTION_INTERVAL_SECS", default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub retention_interval_secs: u64,
     #[command(flatten)]
     pub vectors: VectorArgs,
     /// Folder whose files `POST /v1/history:import?path=` may read; server-side imports are off without it.

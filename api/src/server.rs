@@ -16,6 +16,7 @@ use eiq_models::{Catalogue, CatalogueError, FileRole};
 use eiq_service::audit::AuditLog;
 use eiq_service::auth::{AuthSettings, Authenticator, JwtVerifier};
 use eiq_service::engagement::ImportSettings;
+use eiq_service::retention::RetentionJob;
 use eiq_service::tenants::{DatabaseError, PlanBook, TenantDirectory};
 use eiq_service::text::{PolicyBook, gate_categories};
 use eiq_service::usage::UsageMeter;
@@ -159,8 +160,15 @@ pub fn app(args: &ServeArgs, guard: Guard, layer: TenantLayer) -> Result<Router,
             max_bytes: args.max_import_bytes,
             max_rows: args.max_import_rows,
             max_concurrent: args.max_concurrent_imports,
+            plans: layer.tenants.plans().clone(),
         },
     });
+    let retention = RetentionJob {
+        directory: layer.tenants.clone(),
+        history: services.history.clone(),
+        audit: layer.audit.clone(),
+    };
+    retention.spawn(Duration::from_secs(args.retention_interval_secs));
     let grpc = grpc::routes(services.clone(), layer.clone(), args.max_body_bytes);
     let body_read_timeout = Duration::from_secs(args.body_read_timeout_secs);
     Ok(rest::router(services, layer, telemetry::prometheus(), args.max_body_bytes)

@@ -587,3 +587,52 @@ async fn usage_is_metered_per_tenant() {
     assert_eq!(report.plan, "professional");
     assert_eq!(report.limits.unwrap().posts_per_month, Some(1_500));
 }
+
+/// The retention job deletes the history a tenant's plan no longer keeps, and audits it; an import
+/// may not take a tenant past its plan's accounts.
+#[tokio::test]
+async fn retention_deletes_history_older_than_the_plan_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let tenant = TenantId::parse("oldco").unwrap();
+    let key = directory(path).await.create_tenant(&tenant, Plan::Starter, now()).await.unwrap().key;
+    let server = start(&["--models", "minilm-l6-v2", "--data-dir", path, "--retention-interval-secs", "1"]);
+    wait_ready(&server).await;
+    let day = 86_400;
+    let csv = format!(
+        "post_id,account_id,platform,created_at,text,likes\nold,brand,x,{},An old post,3\nnew,brand,x,{},A new post,5\n",
+        now() - 200 * day,
+        now() - 10 * day
+    );
+    let client = reqwest::Client::new();
+    // The plan's accounts limit holds at import: eleven accounts are one too many for starter.
+    let many: String = (0..11).map(|i| format!("m{i},acct{i},x,{},Post {i},1\n", now() - day)).collect();
+    let refused = client
+        .post(server.url("/v1/history:import?format=csv"))
+        .bearer_auth(&key)
+        .body(format!("post_id,account_id,platform,created_at,text,likes\n{many}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("starter plan allows 10 accounts"), "{body}");
+    let imported =
+        client.post(server.url("/v1/history:import?format=csv")).bearer_auth(&key).body(csv).send().await.unwrap();
+    assert_eq!(imported.status(), StatusCode::OK);
+    let mut posts = 2;
+    for _ in 0..100 {
+        let (_, account) = send(&server, Method::GET, "/v1/accounts/brand", Some(&key)).await;
+        posts = account["posts"].as_u64().unwrap_or(0);
+        if posts == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(posts, 1, "the post older than the starter plan's 3 months is deleted");
+    let (_, audit) = send(&server, Method::GET, "/v1/audit?event=retention.prune", Some(&key)).await;
+    let event = &audit["events"][0];
+    assert_eq!(event["details"]["deleted"], 1, "{audit}");
+    assert_eq!(event["details"]["retention_months"], 3, "{audit}");
+    server.shutdown_and_wait();
+}

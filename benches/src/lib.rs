@@ -65,6 +65,7 @@ pub fn services(data_dir: &std::path::Path, models: &[&str]) -> anyhow::Result<e
             max_bytes: 1 << 30,
             max_rows: 10_000_000,
             max_concurrent: 1,
+            plans: eiq_service::tenants::PlanBook::builtin(),
         },
         vectors: eiq_service::VectorSettings::Embedded,
     }))

@@ -116,6 +116,53 @@ impl HistoryStore {
         Ok(merges)
     }
 
+    /// Deletes the tenant's posts created before `before` (Unix seconds), for a plan's analytics
+    /// retention; the number deleted. Accounts that keep posts are rewritten through the commit
+    /// journal like a merge; an account left with none loses its file after the commit (a crash
+    /// between the two leaves it to the next prune).
+    pub fn prune(&self, tenant: &str, before: i64) -> Result<usize, FeatureError> {
+        let dir = self.tenant_dir(tenant)?;
+        let lock_path = dir.join(LOCK);
+        let lock = match open_lock(&lock_path) {
+            Ok(lock) => lock,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(&lock_path)(e)),
+        };
+        lock.lock().map_err(io(&lock_path))?;
+        recover(&dir)?;
+        let (mut renames, mut emptied, mut deleted) = (Vec::new(), Vec::new(), 0);
+        for (n, (name, _)) in account_files(&dir)?.into_iter().enumerate() {
+            let posts = stored_posts(&read_parquet(&dir.join(&name))?)?;
+            let kept: Vec<Post> = posts.iter().filter(|p| p.created_at >= before).cloned().collect();
+            deleted += posts.len() - kept.len();
+            if kept.len() == posts.len() {
+                continue;
+            }
+            if kept.is_empty() {
+                emptied.push(name);
+                continue;
+            }
+            let staging = format!("{STAGING_PREFIX}{}-{n}", std::process::id());
+            if let Err(error) = write_parquet(&mut posts_to_frame(&kept)?, &dir.join(&staging)) {
+                let _ = remove_strays(&dir);
+                return Err(error);
+            }
+            renames.push((staging, name));
+        }
+        if !renames.is_empty() {
+            commit(&dir, &renames)?;
+        }
+        for name in &emptied {
+            let path = dir.join(name);
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+        if !emptied.is_empty() {
+            new_version(&dir)?;
+            sync_dir(&dir)?;
+        }
+        Ok(deleted)
+    }
+
     /// The tenants that have a history folder, sorted (names that are not tenant names are
     /// skipped).
     pub fn tenants(&self) -> Result<Vec<String>, FeatureError> {

@@ -242,3 +242,27 @@ fn history_written_before_versions_is_read_and_then_versioned() {
     assert_ne!(store.version("acme").unwrap().unwrap(), version);
     assert_eq!(store.load_tenant("acme").unwrap().height(), 4);
 }
+
+/// Pruning for retention deletes exactly the posts older than the cut, rewrites the accounts that
+/// keep some, removes those left empty, and moves the version on.
+#[test]
+fn prune_deletes_posts_before_the_cut() {
+    let data = tempfile::tempdir().unwrap();
+    let store = HistoryStore::new(data.path());
+    let mut history = posts(&["a"], 0..10, 1);
+    history.extend(posts(&["b"], 0..3, 1));
+    store.merge("t", history).unwrap();
+    let before = store.version("t").unwrap();
+    // Posts 0..5 of `a` and all of `b` are older than post 5.
+    let cut = 1_700_000_000 + 5 * 3_600;
+    assert_eq!(store.prune("t", cut).unwrap(), 5 + 3);
+    assert_eq!(state(&store, "t", &["a", "b"]), [(5, 5), (0, 0)]);
+    assert_eq!(store.accounts("t").unwrap(), ["a"]);
+    assert_ne!(store.version("t").unwrap(), before);
+    assert!(files(&tenant_dir(data.path(), "t")).iter().all(|name| !name.starts_with(".stage") && name != ".journal"));
+    // Nothing more to delete, and a tenant without history has nothing either.
+    let version = store.version("t").unwrap();
+    assert_eq!(store.prune("t", cut).unwrap(), 0);
+    assert_eq!(store.version("t").unwrap(), version);
+    assert_eq!(store.prune("nobody", cut).unwrap(), 0);
+}

@@ -27,6 +27,7 @@ fn fixture(import_root: bool) -> Fixture {
         max_bytes: 64 << 20,
         max_rows: 1_000_000,
         max_concurrent: 2,
+        plans: eiq_service::tenants::PlanBook::builtin(),
     };
     // No post index here: imports are heard by nobody.
     let engagement = engagement::open(&dir.path().join("data"), settings, std::sync::Arc::new(|_: &_| {}));

@@ -55,7 +55,13 @@ fn fixture_with_queue(text_model: &str, gate_timeout: Duration, max_queue: usize
             max_in_flight: 1,
         },
         data_dir: dir.path().to_path_buf(),
-        imports: ImportSettings { root: None, max_bytes: 1 << 20, max_rows: 1000, max_concurrent: 1 },
+        imports: ImportSettings {
+            root: None,
+            max_bytes: 1 << 20,
+            max_rows: 1000,
+            max_concurrent: 1,
+            plans: eiq_service::tenants::PlanBook::builtin(),
+        },
         vectors: VectorSettings::Embedded,
     });
     Fixture { services, _dir: dir }

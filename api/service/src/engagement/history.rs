@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eiq_datasets::{Imported, RowError};
+use std::collections::BTreeSet;
+
+use eiq_datasets::{Imported, Post, RowError};
 use eiq_features::{AccountMerge, FeatureError, HistoryFormat, HistoryStore, ImportLimits, ImportOptions};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -19,7 +21,8 @@ use super::feature_error;
 use super::generations::Generations;
 use crate::error::{Hint, Resource, ServiceError};
 use crate::limits::excerpt;
-use crate::tenancy::Principal;
+use crate::tenancy::{Principal, TenantId};
+use crate::tenants::PlanBook;
 
 /// Row errors listed in an import answer; the total is always given.
 pub const LISTED_ROW_ERRORS: usize = 100;
@@ -75,6 +78,8 @@ pub struct ImportSettings {
     pub max_rows: usize,
     /// Imports read and parsed at once.
     pub max_concurrent: usize,
+    /// The plans, whose `accounts` limit an import may not take a tenant past.
+    pub plans: PlanBook,
 }
 
 pub struct ImportRequest {
@@ -164,6 +169,7 @@ impl HistoryService {
         let _writing = self.inner.generations.writing(&tenant).await;
         let Imported { posts, errors, error_count, skipped_reposts } = imported;
         let imported = posts.len();
+        self.check_accounts(principal, &posts).await?;
         let (store, name) = (Arc::clone(&self.inner.store), tenant.clone());
         let accounts = blocking(move || store.merge(name.as_str(), posts)).await?;
         (self.inner.imported)(&tenant);
@@ -175,6 +181,38 @@ impl HistoryService {
             errors: errors.into_iter().take(LISTED_ROW_ERRORS).collect(),
             accounts,
         })
+    }
+
+    /// Refuses an import that would take the tenant past its plan's number of accounts (checked
+    /// under the tenant's write lock, so imports on this server cannot pass it together).
+    async fn check_accounts(&self, principal: &Principal, posts: &[Post]) -> Result<(), ServiceError> {
+        let Some(plan) = principal.plan else { return Ok(()) };
+        let Some(limit) = self.inner.settings.plans.limits(plan).accounts else { return Ok(()) };
+        let (store, name) = (Arc::clone(&self.inner.store), principal.tenant.clone());
+        let mut accounts: BTreeSet<String> =
+            blocking(move || store.accounts(name.as_str())).await?.into_iter().collect();
+        accounts.extend(posts.iter().map(|p| p.account_id.clone()));
+        if accounts.len() as u64 > limit {
+            return Err(ServiceError::forbidden(format!(
+                "the {} plan allows {limit} accounts; this import would make {}",
+                plan.as_str(),
+                accounts.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes `tenant`'s posts created before `before` (Unix seconds): a plan's analytics
+    /// retention. The post index and the derived state follow as after an import.
+    pub async fn prune(&self, tenant: &TenantId, before: i64) -> Result<usize, ServiceError> {
+        let _writing = self.inner.generations.writing(tenant).await;
+        let (store, name) = (Arc::clone(&self.inner.store), tenant.clone());
+        let deleted = blocking(move || store.prune(name.as_str(), before)).await?;
+        if deleted > 0 {
+            (self.inner.imported)(tenant);
+            self.inner.generations.warm(tenant.clone());
+        }
+        Ok(deleted)
     }
 
     async fn read_server_file(

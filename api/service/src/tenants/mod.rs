@@ -152,6 +152,21 @@ impl TenantDirectory {
         stored_plan(&plan)
     }
 
+    /// Every tenant with its plan, by name.
+    pub async fn tenants(&self) -> Result<Vec<(TenantId, Plan)>, ServiceError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, plan FROM tenants ORDER BY name")
+            .fetch_all(&self.database.pool)
+            .await
+            .map_err(sql)?;
+        rows.into_iter()
+            .map(|(name, plan)| {
+                let tenant =
+                    TenantId::parse(&name).map_err(|_| ServiceError::internal("tenant", "stored tenant name"))?;
+                Ok((tenant, stored_plan(&plan)?))
+            })
+            .collect()
+    }
+
     /// Whether any tenant exists (a server without tenants runs in development mode).
     pub async fn has_tenants(&self) -> Result<bool, ServiceError> {
         let row: Option<(String,)> = sqlx::query_as("SELECT name FROM tenants LIMIT 1")

@@ -3,6 +3,10 @@
 //! listing filters and pages, and verification names the first row that was changed, removed or
 //! reordered by someone editing the store directly.
 
+mod common;
+
+use common::{databases, unique};
+
 use eiq_service::audit::{AuditEvent, AuditLog, AuditQuery, Verification};
 use eiq_service::tenancy::TenantId;
 use eiq_service::tenants::Database;
@@ -10,25 +14,11 @@ use eiq_service::tenants::Database;
 /// (backend, the log, a raw pool on the same database for tampering).
 async fn logs(dir: &std::path::Path) -> Vec<(&'static str, AuditLog, sqlx::AnyPool)> {
     sqlx::any::install_default_drivers();
-    let sqlite = format!("sqlite://{}", dir.join("eiq.db").display());
-    let mut urls = vec![("sqlite", sqlite.clone(), Database::embedded(dir).await.unwrap())];
-    match std::env::var("EIQ_TEST_DATABASE_URL") {
-        Ok(url) => {
-            urls.push(("postgres", url.clone(), Database::open(&url).await.expect("EIQ_TEST_DATABASE_URL answers")))
-        }
-        Err(_) => eprintln!("EIQ_TEST_DATABASE_URL is not set: the PostgreSQL half of this test is skipped"),
-    }
     let mut logs = Vec::new();
-    for (backend, url, database) in urls {
+    for (backend, url, database) in databases(dir).await {
         logs.push((backend, AuditLog::new(database), sqlx::AnyPool::connect(&url).await.unwrap()));
     }
     logs
-}
-
-fn unique(name: &str) -> TenantId {
-    let mut bytes = [0u8; 4];
-    getrandom::getrandom(&mut bytes).unwrap();
-    TenantId::parse(&format!("{name}-{}", hex::encode(bytes))).unwrap()
 }
 
 fn event(tenant: &TenantId, event: &str, actor: &str) -> AuditEvent {

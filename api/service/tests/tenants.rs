@@ -2,28 +2,17 @@
 //! `EIQ_TEST_DATABASE_URL` names one (`.ci/run` sets it; without it this says so and runs SQLite).
 //! Names carry a random suffix, since a PostgreSQL database outlives test runs.
 
-use eiq_service::tenancy::{Role, TenantId};
+mod common;
+
+use common::{databases, unique};
+
+use eiq_service::tenancy::Role;
 use eiq_service::tenants::{Database, Plan, TenantDirectory, prefix_of};
-
-async fn databases(dir: &std::path::Path) -> Vec<(&'static str, Database)> {
-    let mut databases = vec![("sqlite", Database::embedded(dir).await.unwrap())];
-    match std::env::var("EIQ_TEST_DATABASE_URL") {
-        Ok(url) => databases.push(("postgres", Database::open(&url).await.expect("EIQ_TEST_DATABASE_URL answers"))),
-        Err(_) => eprintln!("EIQ_TEST_DATABASE_URL is not set: the PostgreSQL half of this test is skipped"),
-    }
-    databases
-}
-
-fn unique(name: &str) -> TenantId {
-    let mut bytes = [0u8; 4];
-    getrandom::getrandom(&mut bytes).unwrap();
-    TenantId::parse(&format!("{name}-{}", hex::encode(bytes))).unwrap()
-}
 
 #[tokio::test]
 async fn tenants_and_keys_behave_alike_on_every_database() {
     let dir = tempfile::tempdir().unwrap();
-    for (backend, database) in databases(dir.path()).await {
+    for (backend, _, database) in databases(dir.path()).await {
         let directory = TenantDirectory::new(database);
         let (acme, other) = (unique("acme"), unique("other"));
         let now = 1_800_000_000;

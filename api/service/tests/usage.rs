@@ -2,25 +2,13 @@
 //! names one): counts from several meters (replicas) add up, and a quota consumed from many tasks
 //! at once is never overdrawn.
 
+mod common;
+
+use common::{databases, unique};
+
 use eiq_service::ServiceError;
-use eiq_service::tenancy::TenantId;
-use eiq_service::tenants::{Database, Plan};
+use eiq_service::tenants::Plan;
 use eiq_service::usage::{Metric, UsageMeter, period_of};
-
-async fn databases(dir: &std::path::Path) -> Vec<(&'static str, Database)> {
-    let mut databases = vec![("sqlite", Database::embedded(dir).await.unwrap())];
-    match std::env::var("EIQ_TEST_DATABASE_URL") {
-        Ok(url) => databases.push(("postgres", Database::open(&url).await.expect("EIQ_TEST_DATABASE_URL answers"))),
-        Err(_) => eprintln!("EIQ_TEST_DATABASE_URL is not set: the PostgreSQL half of this test is skipped"),
-    }
-    databases
-}
-
-fn unique(name: &str) -> TenantId {
-    let mut bytes = [0u8; 4];
-    getrandom::getrandom(&mut bytes).unwrap();
-    TenantId::parse(&format!("{name}-{}", hex::encode(bytes))).unwrap()
-}
 
 /// 2026-11-15, noon UTC, in milliseconds.
 const NOW: i64 = 1_794_744_000_000;
@@ -28,7 +16,7 @@ const NOW: i64 = 1_794_744_000_000;
 #[tokio::test]
 async fn counts_from_several_replicas_add_up() {
     let dir = tempfile::tempdir().unwrap();
-    for (backend, database) in databases(dir.path()).await {
+    for (backend, _, database) in databases(dir.path()).await {
         let tenant = unique("meter");
         let (first, second) = (UsageMeter::new(database.clone()), UsageMeter::new(database));
         first.count(&tenant, Metric::ApiCalls, 3, NOW);
@@ -52,7 +40,7 @@ async fn counts_from_several_replicas_add_up() {
 #[tokio::test]
 async fn a_quota_is_never_overdrawn_and_warns_once() {
     let dir = tempfile::tempdir().unwrap();
-    for (backend, database) in databases(dir.path()).await {
+    for (backend, _, database) in databases(dir.path()).await {
         let tenant = unique("quota");
         let meters: Vec<UsageMeter> = (0..2).map(|_| UsageMeter::new(database.clone())).collect();
         let tasks: Vec<_> = (0..12)

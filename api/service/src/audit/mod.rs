@@ -46,7 +46,7 @@ pub struct AuditEvent {
 }
 
 /// One row of the log, as stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct AuditRecord {
     pub tenant: String,
     pub seq: i64,
@@ -95,9 +95,6 @@ pub enum Verification {
 
 const COLUMNS: &str = "tenant, seq, at_ms, actor, auth_method, role, event, resource, action, outcome, \
                        source_ip, user_agent, details, prev_hash, hash";
-
-type Row =
-    (String, i64, i64, String, String, String, String, String, String, String, String, String, String, String, String);
 
 /// The audit log over the tenant database; cheap to clone.
 #[derive(Clone)]
@@ -210,15 +207,14 @@ impl AuditLog {
             conditions.join(" AND "),
             limit + 1
         );
-        let mut select = sqlx::query_as::<_, Row>(&statement).bind(tenant.as_str());
+        let mut select = sqlx::query_as::<_, AuditRecord>(&statement).bind(tenant.as_str());
         for number in numbers {
             select = select.bind(number);
         }
         for text in texts {
             select = select.bind(text);
         }
-        let mut records: Vec<AuditRecord> =
-            select.fetch_all(&self.database.pool).await.map_err(sql)?.into_iter().map(record).collect();
+        let mut records = select.fetch_all(&self.database.pool).await.map_err(sql)?;
         let next_after = (records.len() > limit).then(|| records[limit - 1].seq);
         records.truncate(limit);
         Ok(AuditPage { records, next_after })
@@ -229,7 +225,7 @@ impl AuditLog {
         let tenant = tenant.map_or("", TenantId::as_str);
         let (mut expected, mut previous) = (1_i64, String::new());
         loop {
-            let rows: Vec<Row> = sqlx::query_as(&format!(
+            let rows: Vec<AuditRecord> = sqlx::query_as(&format!(
                 "SELECT {COLUMNS} FROM audit_log WHERE tenant = $1 AND seq >= $2 ORDER BY seq LIMIT {VERIFY_BATCH}"
             ))
             .bind(tenant)
@@ -238,7 +234,7 @@ impl AuditLog {
             .await
             .map_err(sql)?;
             let done = (rows.len() as i64) < VERIFY_BATCH;
-            for row in rows.into_iter().map(record) {
+            for row in rows {
                 if row.seq != expected {
                     let problem = format!("row {expected} is missing: the chain jumps to row {}", row.seq);
                     return Ok(Verification::Broken { seq: expected, problem });
@@ -276,43 +272,6 @@ impl AuditLog {
 
 fn bounded(text: &str) -> String {
     text.chars().take(MAX_FIELD_CHARS).collect()
-}
-
-fn record(row: Row) -> AuditRecord {
-    let (
-        tenant,
-        seq,
-        at_ms,
-        actor,
-        auth_method,
-        role,
-        event,
-        resource,
-        action,
-        outcome,
-        source_ip,
-        user_agent,
-        details,
-        prev_hash,
-        hash,
-    ) = row;
-    AuditRecord {
-        tenant,
-        seq,
-        at_ms,
-        actor,
-        auth_method,
-        role,
-        event,
-        resource,
-        action,
-        outcome,
-        source_ip,
-        user_agent,
-        details,
-        prev_hash,
-        hash,
-    }
 }
 
 fn sql(error: sqlx::Error) -> ServiceError {

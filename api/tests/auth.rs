@@ -253,9 +253,10 @@ async fn keys_are_required_checked_and_revoked_at_once() {
         (serde_json::json!({"role": "owner"}), "role"),
         (serde_json::json!({"role": "viewer", "expires_in_days": 0}), "expires_in_days"),
         (serde_json::json!({"role": "viewer", "name": "n".repeat(101)}), "name"),
+        (serde_json::json!({"role": "viewer", "name": "line\nbreak"}), "name"),
     ] {
         let response = client.post(f.server.url("/v1/keys")).bearer_auth(&admin).json(&body).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"]["param"], param, "{body}");
     }
@@ -635,4 +636,45 @@ async fn retention_deletes_history_older_than_the_plan_keeps() {
     assert_eq!(event["details"]["deleted"], 1, "{audit}");
     assert_eq!(event["details"]["retention_months"], 3, "{audit}");
     server.shutdown_and_wait();
+}
+
+/// Two replicas on one PostgreSQL database: a key made on one works on the other, and a key
+/// revoked on one is refused by the other at once.
+#[tokio::test]
+async fn replicas_sharing_postgresql_see_keys_and_revocations_at_once() {
+    let Ok(url) = std::env::var("EIQ_TEST_DATABASE_URL") else {
+        eprintln!("EIQ_TEST_DATABASE_URL is not set: the two-replica test is skipped");
+        return;
+    };
+    let directory = TenantDirectory::new(Database::open(&url).await.unwrap());
+    let tenant = TenantId::parse(&format!("replicas-{}-{}", std::process::id(), now())).unwrap();
+    let admin = directory.create_tenant(&tenant, Plan::Enterprise, now()).await.unwrap().key;
+    let replicas: Vec<TestServer> =
+        (0..2).map(|_| start(&["--models", "minilm-l6-v2", "--database-url", &url])).collect();
+    for replica in &replicas {
+        wait_ready(replica).await;
+    }
+    let made = reqwest::Client::new()
+        .post(replicas[0].url("/v1/keys"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: serde_json::Value = made.json().await.unwrap();
+    let viewer = made["key"].as_str().unwrap();
+    assert_eq!(send(&replicas[1], Method::GET, "/v1/platforms", Some(viewer)).await.0, StatusCode::OK);
+    let revoke = format!("/v1/keys/{}", made["prefix"].as_str().unwrap());
+    assert_eq!(send(&replicas[1], Method::DELETE, &revoke, Some(&admin)).await.0, StatusCode::NO_CONTENT);
+    for replica in &replicas {
+        assert_eq!(send(replica, Method::GET, "/v1/platforms", Some(viewer)).await.0, StatusCode::UNAUTHORIZED);
+    }
+    // Both replicas wrote to the one audit chain: it verifies.
+    let audit = eiq_service::audit::AuditLog::new(Database::open(&url).await.unwrap());
+    let verified = audit.verify(Some(&tenant)).await.unwrap();
+    assert!(matches!(verified, eiq_service::audit::Verification::Intact { rows: 2, .. }), "{verified:?}");
+    for replica in &replicas {
+        replica.shutdown_and_wait();
+    }
 }

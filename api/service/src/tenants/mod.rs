@@ -185,8 +185,11 @@ impl TenantDirectory {
         days: Option<u32>,
         now: i64,
     ) -> Result<NewKey, ServiceError> {
-        if name.len() > MAX_KEY_NAME_BYTES {
-            return Err(ServiceError::invalid("name", format!("name must be at most {MAX_KEY_NAME_BYTES} bytes")));
+        if name.len() > MAX_KEY_NAME_BYTES || name.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                "name",
+                format!("name must be at most {MAX_KEY_NAME_BYTES} bytes, without control characters"),
+            ));
         }
         if let Some(days) = days
             && !(1..=MAX_KEY_DAYS).contains(&days)

@@ -37,8 +37,6 @@ use crate::request_body::is_grpc;
 
 /// Failed authentications audited per second per source address, and the burst above it.
 const FAILURES_AUDITED: RateSettings = RateSettings { per_second: 5.0, burst: 20 };
-/// Longest request path kept in an audit row.
-const MAX_AUDITED_PATH: usize = 200;
 
 /// What the guard needs: who may call, and where calls are recorded.
 #[derive(Clone)]
@@ -80,11 +78,11 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
             guard.usage.count(&principal.tenant, Metric::ApiCalls, 1, now);
             request.extensions_mut().insert(principal.clone());
             let response = next.run(request).await;
-            if operation.generates_post && outcome(&response, grpc).0 == "succeeded" {
+            let (outcome, status) = outcome(&response, grpc);
+            if operation.generates_post && outcome == "succeeded" {
                 guard.usage.count(&principal.tenant, Metric::AiGeneratedPosts, 1, now);
             }
             if operation.changes_state {
-                let (outcome, status) = outcome(&response, grpc);
                 guard.record(context.event(Some(&principal), operation, operation.name, outcome, status)).await;
             }
             response
@@ -145,10 +143,8 @@ struct RequestContext {
 impl RequestContext {
     fn of(request: &Request, grpc: bool) -> Self {
         let headers = request.headers();
-        let text = |name: header::HeaderName| {
-            headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(256).collect()).unwrap_or_default()
-        };
-        let path: String = request.uri().path().chars().take(MAX_AUDITED_PATH).collect();
+        // The audit log bounds every field it stores.
+        let path = request.uri().path().to_string();
         let action = if grpc { path.clone() } else { format!("{} {path}", request.method()) };
         let key_prefix = headers
             .get(header::AUTHORIZATION)
@@ -164,7 +160,7 @@ impl RequestContext {
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map_or_else(String::new, |ConnectInfo(peer)| peer.ip().to_string()),
-            user_agent: text(header::USER_AGENT),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
             key_prefix,
         }
     }

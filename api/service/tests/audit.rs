@@ -90,7 +90,7 @@ async fn listing_filters_and_pages() {
         };
         let revokes = query(AuditQuery { event: Some("keys.revoke".into()), ..AuditQuery::default() }).await;
         assert_eq!(revokes.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 4, 6], "{backend}");
-        let window = query(AuditQuery { since_ms: Some(3_000), until_ms: Some(5_000), ..AuditQuery::default() }).await;
+        let window = query(AuditQuery { since: Some(3), until: Some(5), ..AuditQuery::default() }).await;
         assert_eq!(window.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4, 5], "{backend}");
         assert!(query(AuditQuery { actor: Some("nobody".into()), ..AuditQuery::default() }).await.records.is_empty());
         // Pages of 3 walk the whole chain once.

@@ -34,8 +34,8 @@ pub fn audit(command: AuditCommand) -> anyhow::Result<String> {
                     .transpose()
             };
             let mut query = AuditQuery {
-                since_ms: seconds("--since", &args.since)?.map(|s| s.saturating_mul(1_000)),
-                until_ms: seconds("--until", &args.until)?.map(|s| s.saturating_mul(1_000).saturating_add(999)),
+                since: seconds("--since", &args.since)?,
+                until: seconds("--until", &args.until)?,
                 limit: Some(MAX_PAGE),
                 ..AuditQuery::default()
             };

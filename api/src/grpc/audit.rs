@@ -28,10 +28,10 @@ impl Audit for GrpcAudit {
     ) -> Result<Response<ListAuditEventsResponse>, Status> {
         let principal = principal::of_grpc(&request)?;
         let r = request.into_inner();
-        let seconds = |s: i64| (s != 0).then_some(s.saturating_mul(1_000));
+        let seconds = |s: i64| (s != 0).then_some(s);
         let query = AuditQuery {
-            since_ms: seconds(r.since),
-            until_ms: seconds(r.until).map(|ms| ms.saturating_add(999)),
+            since: seconds(r.since),
+            until: seconds(r.until),
             event: convert::non_empty(r.event),
             actor: convert::non_empty(r.actor),
             after_seq: (r.after != 0).then_some(r.after),

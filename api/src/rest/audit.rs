@@ -105,9 +105,9 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let Query(params) =
         params.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
-    let millis = |field: &str, value: Option<String>| -> Result<Option<i64>, ServiceError> {
+    let seconds = |field: &str, value: Option<String>| -> Result<Option<i64>, ServiceError> {
         value
-            .map(|text| eiq_datasets::parse_time(text.trim()).map(|s| s.saturating_mul(1_000)))
+            .map(|text| eiq_datasets::parse_time(text.trim()))
             .transpose()
             .map_err(|message| ServiceError::invalid(field, message))
     };
@@ -117,8 +117,8 @@ pub async fn list(
         Some(_) => return Err(ServiceError::invalid("format", "format must be `json` or `jsonl`").into()),
     };
     let query = AuditQuery {
-        since_ms: millis("since", params.since)?,
-        until_ms: millis("until", params.until)?.map(|ms| ms.saturating_add(999)),
+        since: seconds("since", params.since)?,
+        until: seconds("until", params.until)?,
         event: params.event,
         actor: params.actor,
         after_seq: params.after,

@@ -69,8 +69,9 @@ pub struct AuditRecord {
 /// Which rows to list: filters, and the page (rows after `after_seq`, oldest first).
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    pub since_ms: Option<i64>,
-    pub until_ms: Option<i64>,
+    /// Unix seconds, inclusive: the whole second `until` names is in.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
     pub event: Option<String>,
     pub actor: Option<String>,
     pub after_seq: Option<i64>,
@@ -188,9 +189,11 @@ impl AuditLog {
         let mut conditions = vec!["tenant = $1".to_string()];
         let mut numbers: Vec<i64> = Vec::new();
         let mut texts: Vec<&str> = Vec::new();
-        for (column, op, value) in
-            [("at_ms", ">=", query.since_ms), ("at_ms", "<=", query.until_ms), ("seq", ">", query.after_seq)]
-        {
+        for (column, op, value) in [
+            ("at_ms", ">=", query.since.map(|s| s.saturating_mul(1_000))),
+            ("at_ms", "<=", query.until.map(|s| s.saturating_mul(1_000).saturating_add(999))),
+            ("seq", ">", query.after_seq),
+        ] {
             if let Some(value) = value {
                 numbers.push(value);
                 conditions.push(format!("{column} {op} ${}", 1 + numbers.len()));

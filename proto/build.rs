@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "elevatediq/v1/keys.proto",
                 "elevatediq/v1/audit.proto",
                 "elevatediq/v1/usage.proto",
+                "elevatediq/v1/publishing.proto",
             ],
             &["."],
         )?;

@@ -61,7 +61,9 @@ const fn generates(name: &'static str, rest: Rest, grpc: Grpc, access: Access) -
 }
 
 use Access::{Public, Requires};
-use Permission::{Configure, ImportHistory, ManageKeys, Moderate, Read, ReadAudit, UseModels};
+use Permission::{
+    ApprovePosts, Configure, ImportHistory, ManageKeys, Moderate, Read, ReadAudit, UseModels, WritePosts,
+};
 
 const GET: Method = Method::GET;
 const POST: Method = Method::POST;
@@ -167,15 +169,81 @@ pub const OPERATIONS: &[Operation] = &[
         Requires(ManageKeys),
     ),
     reads("audit.list", Some((GET, "/v1/audit")), Some("/elevatediq.v1.Audit/ListAuditEvents"), Requires(ReadAudit)),
+    writes(
+        "posts.create",
+        Some((POST, "/v1/posts")),
+        Some("/elevatediq.v1.Publishing/CreatePost"),
+        Requires(WritePosts),
+    ),
+    reads("posts.list", Some((GET, "/v1/posts")), Some("/elevatediq.v1.Publishing/ListPosts"), Requires(Read)),
+    reads("posts.get", Some((GET, "/v1/posts/{post_id}")), Some("/elevatediq.v1.Publishing/GetPost"), Requires(Read)),
+    writes(
+        "posts.submit",
+        Some((POST, "/v1/posts/{post_id}:submit")),
+        Some("/elevatediq.v1.Publishing/SubmitPost"),
+        Requires(WritePosts),
+    ),
+    writes(
+        "posts.approve",
+        Some((POST, "/v1/posts/{post_id}:approve")),
+        Some("/elevatediq.v1.Publishing/ApprovePost"),
+        Requires(ApprovePosts),
+    ),
+    writes(
+        "posts.reject",
+        Some((POST, "/v1/posts/{post_id}:reject")),
+        Some("/elevatediq.v1.Publishing/RejectPost"),
+        Requires(ApprovePosts),
+    ),
+    writes(
+        "posts.cancel",
+        Some((POST, "/v1/posts/{post_id}:cancel")),
+        Some("/elevatediq.v1.Publishing/CancelPost"),
+        Requires(WritePosts),
+    ),
+    writes(
+        "posts.reschedule",
+        Some((POST, "/v1/posts/{post_id}:reschedule")),
+        Some("/elevatediq.v1.Publishing/ReschedulePost"),
+        Requires(WritePosts),
+    ),
+    writes(
+        "posts.retry",
+        Some((POST, "/v1/posts/{post_id}:retry")),
+        Some("/elevatediq.v1.Publishing/RetryPost"),
+        Requires(WritePosts),
+    ),
+    reads(
+        "publishing.settings.get",
+        Some((GET, "/v1/publishing/settings")),
+        Some("/elevatediq.v1.Publishing/GetPublishingSettings"),
+        Requires(Configure),
+    ),
+    writes(
+        "publishing.settings.set",
+        Some((PUT, "/v1/publishing/settings")),
+        Some("/elevatediq.v1.Publishing/SetPublishingSettings"),
+        Requires(Configure),
+    ),
 ];
 
 /// Fail closed: an operation missing from the table is for admins only, and audited.
 pub static UNLISTED: Operation = writes("unlisted", None, None, Requires(ManageKeys));
 
-/// The REST route `method path` (its template, as routed); `HEAD` is its `GET`.
-pub fn of_rest(method: &Method, path: &str) -> &'static Operation {
+/// The REST route `method template` (as routed) for a request to `path`; `HEAD` is its `GET`. A
+/// custom method (`/v1/posts/{post_id}:submit`) is routed by its template without the verb, so
+/// the verb is read from the path's last segment.
+pub fn of_rest(method: &Method, template: &str, path: &str) -> &'static Operation {
     let method = if method == Method::HEAD { &GET } else { method };
-    OPERATIONS.iter().find(|o| o.rest.as_ref().is_some_and(|(m, p)| m == method && *p == path)).unwrap_or(&UNLISTED)
+    let find = |template: &str| {
+        OPERATIONS.iter().find(|o| o.rest.as_ref().is_some_and(|(m, p)| m == method && *p == template))
+    };
+    let verb = path.rsplit('/').next().and_then(|segment| segment.rsplit_once(':')).map(|(_, verb)| verb);
+    match verb {
+        Some(verb) if template.ends_with('}') => find(&format!("{template}:{verb}")).or_else(|| find(template)),
+        _ => find(template),
+    }
+    .unwrap_or(&UNLISTED)
 }
 
 /// The gRPC method at `path` (`/package.Service/Method`).

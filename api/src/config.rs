@@ -41,6 +41,44 @@ pub enum Command {
     /// Metered usage: export every tenant's monthly counts for billing.
     #[command(subcommand)]
     Usage(UsageCommand),
+    /// Posts for publishing: list, show, and retry dead letters.
+    #[command(subcommand)]
+    Posts(PostsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostsCommand {
+    /// A tenant's posts, newest first, one JSON object per line.
+    List(PostListArgs),
+    /// One post with its deliveries, as JSON.
+    Show(PostArgs),
+    /// Deliver a failed post's dead letters again, from their first attempt (a running server's
+    /// scheduler sends them).
+    Retry(PostArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PostListArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// Only posts in this state (draft, pending_approval, scheduled, failed, …).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Most posts, 1–100.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PostArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The post's id (`pst_…`).
+    pub post_id: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +201,53 @@ pub struct KeyRevokeArgs {
     pub prefix: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// How posts are published: the scheduler, webhooks and the key that seals their secrets.
+#[derive(Debug, Clone, Args)]
+pub struct PublishingArgs {
+    /// Seconds a replica holds a claimed delivery before another may take it over (after a
+    /// crash); longer than a webhook's 10 s timeout.
+    #[arg(long, env = "EIQ_PUBLISH_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub publish_lease_secs: u64,
+    /// Milliseconds between an idle scheduler's looks for due posts.
+    #[arg(long, env = "EIQ_PUBLISH_POLL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub publish_poll_ms: u64,
+    /// Attempts before a delivery becomes a dead letter (retried with `:retry`).
+    #[arg(long, env = "EIQ_PUBLISH_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub publish_max_attempts: u32,
+    /// Let webhooks reach loopback, private and link-local addresses (receivers on this machine
+    /// or network). Off, such URLs are refused (SSRF).
+    #[arg(long, env = "EIQ_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
+    /// The 32-byte key (64 hex digits or base64) that seals webhook secrets at rest; replicas
+    /// sharing a database need the same one.
+    #[arg(long, env = "EIQ_SECRET_KEY", hide_env_values = true, conflicts_with = "secret_key_file")]
+    pub secret_key: Option<String>,
+    /// A file holding that key [default: <data dir>/secret.key, made on first start].
+    #[arg(long, env = "EIQ_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+impl PublishingArgs {
+    /// The sealing key: the flag's, the file's, or a new one in `<data_dir>/secret.key`.
+    pub fn secrets(&self, data_dir: &std::path::Path) -> Result<eiq_service::publishing::SecretBox, String> {
+        use eiq_service::publishing::SecretBox;
+        match (&self.secret_key, &self.secret_key_file) {
+            (Some(text), _) => SecretBox::from_text(text).map_err(|e| format!("EIQ_SECRET_KEY: {e}")),
+            (None, Some(path)) => SecretBox::from_file(path),
+            (None, None) => SecretBox::from_file(&data_dir.join("secret.key")),
+        }
+    }
+
+    pub fn scheduler(&self) -> eiq_service::publishing::scheduler::SchedulerSettings {
+        eiq_service::publishing::scheduler::SchedulerSettings {
+            lease: std::time::Duration::from_secs(self.publish_lease_secs),
+            poll: std::time::Duration::from_millis(self.publish_poll_ms),
+            max_attempts: self.publish_max_attempts,
+            ..Default::default()
+        }
+    }
 }
 
 /// Where tenants and keys live.
@@ -544,6 +629,8 @@ pub struct ServeArgs {
     /// tenant's plan keeps (it also runs at start-up).
     #[arg(long, env = "EIQ_RETENTION_INTERVAL_SECS", default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..))]
     pub retention_interval_secs: u64,
+    #[command(flatten)]
+    pub publishing: PublishingArgs,
     #[command(flatten)]
     pub vectors: VectorArgs,
     /// Folder whose files `POST /v1/history:import?path=` may read; server-side imports are off without it.

@@ -72,6 +72,9 @@ fn classify(err: &ServiceError) -> Classification {
         ServiceError::FailedPrecondition { .. } => {
             (StatusCode::CONFLICT, tonic::Code::FailedPrecondition, "invalid_request_error", "failed_precondition")
         }
+        ServiceError::Conflict { .. } => {
+            (StatusCode::CONFLICT, tonic::Code::FailedPrecondition, "invalid_request_error", "invalid_state")
+        }
         ServiceError::UnsupportedMedia { .. } => (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             tonic::Code::InvalidArgument,

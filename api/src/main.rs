@@ -36,6 +36,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => print!("{}", cli::tenants::keys(command)?),
         Command::Audit(command) => print!("{}", cli::audit::audit(command)?),
         Command::Usage(command) => print!("{}", cli::usage::usage(command)?),
+        Command::Posts(command) => print!("{}", cli::posts::posts(command)?),
         Command::Batch(command) => {
             let report = match command {
                 BatchCommand::Import(args) => cli::batch::import(&args)?,

@@ -66,7 +66,7 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
         access::of_grpc(request.uri().path())
     } else {
         match request.extensions().get::<MatchedPath>() {
-            Some(path) => access::of_rest(request.method(), path.as_str()),
+            Some(path) => access::of_rest(request.method(), path.as_str(), request.uri().path()),
             None => return next.run(request).await,
         }
     };

@@ -16,6 +16,8 @@ use eiq_models::{Catalogue, CatalogueError, FileRole};
 use eiq_service::audit::AuditLog;
 use eiq_service::auth::{AuthSettings, Authenticator, JwtVerifier};
 use eiq_service::engagement::ImportSettings;
+use eiq_service::publishing::scheduler::Scheduler;
+use eiq_service::publishing::{Outbox, PostStore, PublishingParts, PublishingService, WebhookSender};
 use eiq_service::retention::RetentionJob;
 use eiq_service::tenants::{DatabaseError, PlanBook, TenantDirectory};
 use eiq_service::text::{PolicyBook, gate_categories};
@@ -44,6 +46,8 @@ pub enum ServeError {
     Database(#[from] DatabaseError),
     #[error("authentication: {0}")]
     Auth(String),
+    #[error("publishing: {0}")]
+    Publishing(String),
     #[error(
         "refusing to serve {0} without authentication: no tenant exists yet. Create one \
          (`eiq tenants create NAME --plan starter`) and call with its key, listen on loopback \
@@ -169,15 +173,43 @@ pub fn app(args: &ServeArgs, guard: Guard, layer: TenantLayer) -> Result<Router,
         audit: layer.audit.clone(),
     };
     retention.spawn(Duration::from_secs(args.retention_interval_secs));
-    let grpc = grpc::routes(services.clone(), layer.clone(), args.max_body_bytes);
+    let publishing = publishing(args, &services, &layer)?;
+    Scheduler::new(publishing.clone(), args.publishing.scheduler())
+        .map_err(|e| ServeError::Publishing(e.to_string()))?
+        .spawn();
+    let grpc = grpc::routes(services.clone(), layer.clone(), publishing.clone(), args.max_body_bytes);
     let body_read_timeout = Duration::from_secs(args.body_read_timeout_secs);
-    Ok(rest::router(services, layer, telemetry::prometheus(), args.max_body_bytes)
+    Ok(rest::router(services, layer, publishing, telemetry::prometheus(), args.max_body_bytes)
         .merge(grpc.into_axum_router())
         .route_layer(middleware::from_fn_with_state(guard, principal::guard))
         .layer(middleware::from_fn_with_state(body_read_timeout, request_body::guard))
         .route_layer(middleware::from_fn(telemetry::track_requests))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found))
+}
+
+/// Publishing over the tenant layer's store and the gate, rules and forecasts of `services`.
+fn publishing(args: &ServeArgs, services: &Services, layer: &TenantLayer) -> Result<PublishingService, ServeError> {
+    let data_dir = args.database.data.dir();
+    let settings = &args.publishing;
+    if settings.allow_private_webhooks {
+        tracing::warn!("webhooks may reach loopback and private addresses (--allow-private-webhooks)");
+    }
+    let store = PostStore::new(
+        layer.tenants.database().clone(),
+        layer.audit.clone(),
+        layer.usage.clone(),
+        layer.tenants.plans().clone(),
+    );
+    Ok(PublishingService::new(PublishingParts {
+        store,
+        gate: services.gate.clone(),
+        rules: services.posts.clone(),
+        forecast: services.forecast.clone(),
+        secrets: settings.secrets(&data_dir).map_err(ServeError::Publishing)?,
+        webhooks: WebhookSender::new(settings.allow_private_webhooks).map_err(ServeError::Publishing)?,
+        outbox: Outbox::new(&data_dir),
+    }))
 }
 
 /// The built-in policies, plus those of `path`, checked against the text model's categories.

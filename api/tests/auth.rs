@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::tenants::{directory, key_of, now, tenant_with_keys};
 use common::{TestServer, serve_args, start, wait_ready};
 use eiq::access::{Access, OPERATIONS};
 use eiq_service::tenancy::{Role, TenantId};
@@ -16,32 +17,8 @@ use reqwest::{Method, StatusCode};
 use tonic::Code;
 use tonic::transport::Channel;
 
-const ROLES: [Role; 5] = [Role::Admin, Role::Editor, Role::Approver, Role::Viewer, Role::Service];
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
 const AUDIENCE: &str = "eiq-test";
-
-async fn directory(data: &str) -> TenantDirectory {
-    TenantDirectory::new(Database::embedded(std::path::Path::new(data)).await.unwrap())
-}
-
-fn now() -> i64 {
-    eiq_datasets::now()
-}
-
-/// `tenant` on `plan`, and a key of each role: (role, key).
-async fn tenant_with_keys(directory: &TenantDirectory, name: &str, plan: Plan) -> Vec<(Role, String)> {
-    let tenant = TenantId::parse(name).unwrap();
-    let admin = directory.create_tenant(&tenant, plan, now()).await.unwrap().key;
-    let mut keys = vec![(Role::Admin, admin)];
-    for role in &ROLES[1..] {
-        keys.push((*role, directory.create_key(&tenant, *role, "test", None, now()).await.unwrap().key));
-    }
-    keys
-}
-
-fn key_of(keys: &[(Role, String)], role: Role) -> String {
-    keys.iter().find(|(r, _)| *r == role).unwrap().1.clone()
-}
 
 async fn send(server: &TestServer, method: Method, path: &str, key: Option<&str>) -> (StatusCode, serde_json::Value) {
     let mut request = reqwest::Client::new().request(method.clone(), server.url(path));
@@ -75,7 +52,11 @@ async fn grpc_call(server: &TestServer, path: &'static str, key: Option<&str>) -
 
 /// A concrete path for a route template.
 fn concrete(template: &str) -> String {
-    template.replace("{account_id}", "nobody").replace("{platform}", "x").replace("{prefix}", "000000000000")
+    template
+        .replace("{account_id}", "nobody")
+        .replace("{platform}", "x")
+        .replace("{prefix}", "000000000000")
+        .replace("{post_id}", "pst_0000000000000000")
 }
 
 /// One server with three tenants: `acme` and `bigco` on the enterprise plan (a key of each role in

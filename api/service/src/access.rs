@@ -10,6 +10,8 @@
 //! | `moderate`       |   ✓   |   ✓    |    ✓     |        |    ✓    |
 //! | `use_models`     |   ✓   |   ✓    |          |        |    ✓    |
 //! | `import_history` |   ✓   |   ✓    |          |        |    ✓    |
+//! | `write_posts`    |   ✓   |   ✓    |          |        |    ✓    |
+//! | `approve_posts`  |   ✓   |        |    ✓     |        |         |
 //! | `configure`      |   ✓   |        |          |        |         |
 //! | `manage_keys`    |   ✓   |        |          |        |         |
 //! | `read_audit`     |   ✓   |        |          |        |         |
@@ -28,7 +30,11 @@ pub enum Permission {
     UseModels,
     /// Import post history.
     ImportHistory,
-    /// Change the tenant's settings (platform-rule overrides).
+    /// Draft, submit, reschedule, cancel and retry posts for publishing.
+    WritePosts,
+    /// Approve or reject submitted posts.
+    ApprovePosts,
+    /// Change the tenant's settings (platform-rule overrides, publishing settings).
     Configure,
     /// Create, list and revoke the tenant's API keys.
     ManageKeys,
@@ -37,11 +43,13 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 9] = [
         Permission::Read,
         Permission::Moderate,
         Permission::UseModels,
         Permission::ImportHistory,
+        Permission::WritePosts,
+        Permission::ApprovePosts,
         Permission::Configure,
         Permission::ManageKeys,
         Permission::ReadAudit,
@@ -53,6 +61,8 @@ impl Permission {
             Permission::Moderate => "moderate",
             Permission::UseModels => "use_models",
             Permission::ImportHistory => "import_history",
+            Permission::WritePosts => "write_posts",
+            Permission::ApprovePosts => "approve_posts",
             Permission::Configure => "configure",
             Permission::ManageKeys => "manage_keys",
             Permission::ReadAudit => "read_audit",
@@ -66,10 +76,14 @@ impl Role {
         use Permission as P;
         match self {
             Role::Admin => true,
-            Role::Editor => matches!(permission, P::Read | P::Moderate | P::UseModels | P::ImportHistory),
-            Role::Approver => matches!(permission, P::Read | P::Moderate),
+            Role::Editor => {
+                matches!(permission, P::Read | P::Moderate | P::UseModels | P::ImportHistory | P::WritePosts)
+            }
+            Role::Approver => matches!(permission, P::Read | P::Moderate | P::ApprovePosts),
             Role::Viewer => matches!(permission, P::Read),
-            Role::Service => matches!(permission, P::Read | P::Moderate | P::UseModels | P::ImportHistory),
+            Role::Service => {
+                matches!(permission, P::Read | P::Moderate | P::UseModels | P::ImportHistory | P::WritePosts)
+            }
         }
     }
 }

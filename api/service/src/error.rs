@@ -43,6 +43,11 @@ pub enum ServiceError {
     #[error("{message}")]
     FailedPrecondition { message: String },
 
+    /// The resource is in a state that does not allow the request (approving a draft); `state`
+    /// is the state it is in.
+    #[error("{message}")]
+    Conflict { state: String, message: String },
+
     /// An upload whose kind is not one the capability reads (not an image, or a format not served).
     #[error("{message}")]
     UnsupportedMedia { message: String },
@@ -90,6 +95,8 @@ pub enum Resource {
     Tenant(TenantId),
     /// An API key, by its prefix.
     Key(String),
+    /// A post, by its id.
+    Post(String),
 }
 
 /// The next step for the caller, which each protocol names in its own words.

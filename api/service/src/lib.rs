@@ -18,6 +18,7 @@ pub mod images;
 pub mod index;
 pub mod limits;
 pub mod posts;
+pub mod publishing;
 pub mod retention;
 mod services;
 pub mod tenancy;

@@ -583,3 +583,51 @@ pub fn usage_report(report: eiq_service::usage::UsageReport) -> pb::UsageReport 
         }),
     }
 }
+
+pub fn new_post(request: pb::CreatePostRequest) -> eiq_service::publishing::NewPost {
+    use eiq_service::publishing::{MediaRef, NewPost, PostContent};
+    let media =
+        request.media.into_iter().map(|m| MediaRef { reference: m.reference, kind: m.kind }).collect::<Vec<_>>();
+    NewPost {
+        content: PostContent { texts: request.texts.into_iter().collect(), accounts: request.accounts, media },
+        scheduled_at: non_empty(request.scheduled_at),
+    }
+}
+
+pub fn scheduled_post(post: eiq_service::publishing::Post) -> pb::ScheduledPost {
+    pb::ScheduledPost {
+        id: post.id,
+        state: post.state.as_str().to_string(),
+        texts: post.content.texts.into_iter().collect(),
+        accounts: post.content.accounts,
+        media: post.content.media.into_iter().map(|m| pb::MediaRef { reference: m.reference, kind: m.kind }).collect(),
+        scheduled_at: post.scheduled_at,
+        schedule: post.schedule,
+        reasons_json: post.reasons.to_string(),
+        created_by: post.created_by,
+        created_at: post.created_at,
+        updated_at: post.updated_at,
+        deliveries: post
+            .deliveries
+            .into_iter()
+            .map(|d| pb::Delivery {
+                platform: d.platform,
+                connector: d.connector,
+                state: d.state,
+                attempts: d.attempts,
+                last_error: d.last_error,
+                run_at: d.run_at,
+                delivered_at: d.delivered_at,
+            })
+            .collect(),
+    }
+}
+
+pub fn publishing_settings(settings: eiq_service::publishing::PublishingSettings) -> pb::PublishingSettings {
+    pb::PublishingSettings {
+        approval_required: settings.approval_required,
+        outbox: settings.outbox,
+        webhook_url: settings.webhook_url.unwrap_or_default(),
+        webhook_secret_set: settings.webhook_secret_set,
+    }
+}

@@ -10,6 +10,7 @@ mod hashtags;
 mod images;
 mod keys;
 mod posts;
+mod publishing;
 mod text;
 mod usage;
 
@@ -24,6 +25,7 @@ use eiq_proto::v1::hashtags_server::HashtagsServer;
 use eiq_proto::v1::images_server::ImagesServer;
 use eiq_proto::v1::keys_server::KeysServer;
 use eiq_proto::v1::posts_server::PostsServer;
+use eiq_proto::v1::publishing_server::PublishingServer;
 use eiq_proto::v1::text_intelligence_server::TextIntelligenceServer;
 use eiq_proto::v1::usage_server::UsageServer;
 use tonic::service::Routes;
@@ -33,7 +35,12 @@ use eiq_service::Services;
 
 use crate::server::TenantLayer;
 
-pub fn routes(services: Services, layer: TenantLayer, max_message_bytes: usize) -> Routes {
+pub fn routes(
+    services: Services,
+    layer: TenantLayer,
+    publishing: eiq_service::publishing::PublishingService,
+    max_message_bytes: usize,
+) -> Routes {
     let TenantLayer { tenants, audit, usage } = layer;
     let Services { embeddings, analysis, gate, history, forecast, posts, captions, images, index, hashtags } = services;
     let registry = Arc::clone(embeddings.registry());
@@ -67,6 +74,8 @@ pub fn routes(services: Services, layer: TenantLayer, max_message_bytes: usize) 
     let usage =
         UsageServer::new(usage::GrpcUsage::new(usage, tenants.clone())).max_decoding_message_size(max_message_bytes);
     let keys = KeysServer::new(keys::GrpcKeys::new(tenants)).max_decoding_message_size(max_message_bytes);
+    let publishing =
+        PublishingServer::new(publishing::GrpcPublishing::new(publishing)).max_decoding_message_size(max_message_bytes);
     let audit = AuditServer::new(audit::GrpcAudit::new(audit)).max_decoding_message_size(max_message_bytes);
     Routes::new(health)
         .add_service(reflection_v1)
@@ -81,6 +90,7 @@ pub fn routes(services: Services, layer: TenantLayer, max_message_bytes: usize) 
         .add_service(keys)
         .add_service(audit)
         .add_service(usage)
+        .add_service(publishing)
 }
 
 /// `NOT_SERVING` until every model is loaded, then `SERVING` (or stays `NOT_SERVING` if one failed).

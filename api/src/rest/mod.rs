@@ -23,6 +23,7 @@ mod moderations;
 mod openapi;
 mod perspective;
 mod posts;
+mod publishing;
 mod search;
 mod texts;
 mod usage;
@@ -33,6 +34,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use eiq_service::Services;
 use eiq_service::audit::AuditLog;
+use eiq_service::publishing::PublishingService;
 use eiq_service::tenants::TenantDirectory;
 use eiq_service::usage::UsageMeter;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -40,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use openapi::ApiDoc;
+pub use publishing::PostBody;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -48,6 +51,7 @@ pub struct AppState {
     pub tenants: TenantDirectory,
     pub audit: AuditLog,
     pub usage: UsageMeter,
+    pub publishing: PublishingService,
     pub metrics: PrometheusHandle,
     /// This API's OpenAPI document, served at `/openapi.json`.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
@@ -76,6 +80,11 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize, max_image_bytes: usize
         .routes(routes!(posts::check))
         .routes(routes!(posts::list_platforms))
         .routes(routes!(posts::set_platform))
+        .routes(routes!(publishing::create, publishing::list))
+        .routes(routes!(publishing::get))
+        // The transitions (`{post_id}:submit`, …) share one route; `ApiDoc` documents each.
+        .route("/v1/posts/{post_id}", axum::routing::post(publishing::act))
+        .routes(routes!(publishing::get_settings, publishing::set_settings))
         .routes(routes!(captions::generate))
         .routes(routes!(search::search))
         .routes(routes!(hashtags::suggest))
@@ -105,6 +114,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(
     services: Services,
     layer: crate::server::TenantLayer,
+    publishing: PublishingService,
     metrics: PrometheusHandle,
     max_body_bytes: usize,
 ) -> Router {
@@ -112,5 +122,5 @@ pub fn router(
     let max_image_bytes = services.images.max_bytes();
     let (router, document) = routes(max_body_bytes, max_import_bytes, max_image_bytes).split_for_parts();
     let crate::server::TenantLayer { tenants, audit, usage } = layer;
-    router.with_state(AppState { services, tenants, audit, usage, metrics, openapi: Arc::new(document) })
+    router.with_state(AppState { services, tenants, audit, usage, publishing, metrics, openapi: Arc::new(document) })
 }

@@ -6,11 +6,14 @@ use axum::extract::State;
 use utoipa::OpenApi;
 
 use super::AppState;
+use super::publishing::{__path_approve, __path_cancel, __path_reject, __path_reschedule, __path_retry, __path_submit};
 use crate::error::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ElevatedIQ Content Intelligence", description = "Local, private AI over social posts."),
+    // The post transitions: one route in the router (`publishing::act`), a path each here.
+    paths(submit, approve, reject, cancel, reschedule, retry),
     components(schemas(ErrorBody, ErrorDetail))
 )]
 pub struct ApiDoc;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod history;
+pub mod tenants;
 
 use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock};

@@ -14,7 +14,7 @@
 mod chain;
 
 use crate::error::ServiceError;
-use crate::tenancy::TenantId;
+use crate::tenancy::{Principal, TenantId};
 use crate::tenants::Database;
 
 /// Longest text field kept (user agents, resources); longer ones are cut.
@@ -43,6 +43,24 @@ pub struct AuditEvent {
     pub source_ip: String,
     pub user_agent: String,
     pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// `event` on `resource`, done by `principal` (a service's own step, beside the request's row).
+    pub fn by(principal: &Principal, event: &str, resource: &str, details: serde_json::Value) -> Self {
+        Self {
+            tenant: Some(principal.tenant.clone()),
+            actor: principal.actor().unwrap_or(principal.credential.method()).to_string(),
+            auth_method: principal.credential.method().to_string(),
+            role: principal.role.as_str().to_string(),
+            event: event.to_string(),
+            resource: resource.to_string(),
+            action: event.rsplit('.').next().unwrap_or(event).to_string(),
+            outcome: "succeeded".to_string(),
+            details,
+            ..Self::default()
+        }
+    }
 }
 
 /// One row of the log, as stored.

@@ -29,6 +29,8 @@ pub enum DatabaseError {
 #[derive(Clone)]
 pub struct Database {
     pub(crate) pool: AnyPool,
+    /// PostgreSQL (claims can skip locked rows), not SQLite (one writer at a time).
+    pub(crate) postgres: bool,
 }
 
 impl Database {
@@ -64,6 +66,6 @@ impl Database {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, postgres: !sqlite })
     }
 }

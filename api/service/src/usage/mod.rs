@@ -211,6 +211,22 @@ impl UsageMeter {
         Ok(Consumption { used, limit, warning, crossed_warning })
     }
 
+    /// Gives back `n` of `metric` taken for the month of `at_ms` (a cancelled post); never below 0.
+    pub async fn release(&self, tenant: &TenantId, metric: Metric, n: u64, at_ms: i64) -> Result<(), ServiceError> {
+        sqlx::query(
+            "UPDATE usage_counts SET count = count - $4 WHERE tenant = $1 AND period = $2 AND metric = $3 \
+             AND count >= $4",
+        )
+        .bind(tenant.as_str())
+        .bind(period_of(at_ms))
+        .bind(metric.as_str())
+        .bind(n as i64)
+        .execute(&self.database.pool)
+        .await
+        .map_err(sql)?;
+        Ok(())
+    }
+
     /// `tenant`'s counts for `period` (`YYYY-MM`), stored ones plus those not yet flushed.
     pub async fn usage(&self, tenant: &TenantId, period: &str) -> Result<Usage, ServiceError> {
         let rows: Vec<(String, i64)> =

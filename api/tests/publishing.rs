@@ -266,8 +266,22 @@ async fn posts_pass_the_gate_wait_for_approval_and_are_delivered_once() {
     assert_eq!(rejected["post"]["state"], "rejected");
     assert!(rejected["post"]["reasons"].as_array().unwrap().iter().any(|r| r["note"] == "off-brand"));
 
-    // A receiver that refuses makes a dead letter and a failed post; `:retry` delivers it.
+    // A cancel before publishing gives the post back to the month's quota.
     let tomorrow = (now() + 86_400).to_string();
+    let mut cancelled = draft("Cancelled before its time");
+    cancelled["scheduled_at"] = json!(tomorrow);
+    let (_, _, cancelled) = call(&base, Method::POST, "/v1/posts", &editor, Some(cancelled), &[]).await;
+    let cancelled_id = cancelled["id"].as_str().unwrap().to_string();
+    act(&cancelled_id, "submit", &editor, None).await;
+    let (_, headers, _) = act(&cancelled_id, "approve", &approver, None).await;
+    assert_eq!(headers.get("x-quota-warning").unwrap(), "posts_per_month 2/2");
+    let (status, _, stopped) = act(&cancelled_id, "cancel", &editor, None).await;
+    assert_eq!((status, &stopped["post"]["state"]), (StatusCode::OK, &json!("cancelled")), "{stopped}");
+    assert!(stopped["post"]["deliveries"].as_array().unwrap().iter().all(|d| d["state"] == "cancelled"));
+    let (_, _, usage) = call(&base, Method::GET, "/v1/usage", &editor, None, &[]).await;
+    assert_eq!(usage["published_posts"], 1, "{usage}");
+
+    // A receiver that refuses makes a dead letter and a failed post; `:retry` delivers it.
     let mut later = draft("Refused at first");
     later["scheduled_at"] = json!(tomorrow);
     let (_, _, refused) = call(&base, Method::POST, "/v1/posts", &editor, Some(later), &[]).await;
@@ -359,6 +373,21 @@ async fn posts_pass_the_gate_wait_for_approval_and_are_delivered_once() {
         call(&base, Method::GET, &format!("/v1/posts/{id}"), &key_of(&keys_b, Role::Admin), None, &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     server.shutdown_and_wait();
+
+    // The operator's view, over the same database.
+    let eiq = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_eiq")).args(args).args(["--data-dir", &data]).output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    };
+    let (ok, listed) = eiq(&["posts", "list", "--tenant", "acme"]);
+    assert!(ok && listed.lines().count() == 7, "{listed}");
+    let (ok, published) = eiq(&["posts", "list", "--tenant", "acme", "--state", "published"]);
+    assert!(ok && published.lines().count() == 2, "{published}");
+    let (ok, shown) = eiq(&["posts", "show", "--tenant", "acme", &id]);
+    assert!(ok && shown.contains("\"delivered_at\""), "{shown}");
+    let (ok, refused) = eiq(&["posts", "retry", "--tenant", "acme", &id]);
+    assert!(!ok && refused.contains("published"), "{refused}");
 }
 
 /// A gRPC request carrying `key`.
@@ -368,9 +397,27 @@ fn with_key<T>(message: T, key: &str) -> tonic::Request<T> {
     request
 }
 
-/// `eiq serve` as its own process, so that it can be killed for real.
-fn spawn_replica(port: u16, data: &std::path::Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_eiq"))
+/// `eiq serve` as its own process, so that it can be killed for real; killed when dropped, so a
+/// failing test leaves no replica running.
+struct Replica(Child);
+
+impl Replica {
+    /// `kill -9`, and wait for it to be gone.
+    fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_replica(port: u16, data: &std::path::Path, extra: &[&str]) -> Replica {
+    let child = Command::new(env!("CARGO_BIN_EXE_eiq"))
         .args(["serve", "--models", MODELS, "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data)
         .args(["--allow-private-webhooks", "--publish-lease-secs", "5", "--publish-poll-ms", "100"])
@@ -379,7 +426,8 @@ fn spawn_replica(port: u16, data: &std::path::Path, extra: &[&str]) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Replica(child)
 }
 
 fn free_port() -> u16 {
@@ -472,19 +520,16 @@ async fn sqlite_kill_and_restart_lose_nothing() {
         assert!(started.elapsed() < Duration::from_secs(60), "deliveries never started");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    replica.kill().unwrap(); // SIGKILL, mid-run
-    replica.wait().unwrap();
+    replica.kill(); // SIGKILL, mid-run
     let before_restart = hooks.seen.lock().unwrap().unique().len();
     assert!(before_restart < ids.len(), "every post was delivered before the kill; make the run longer");
-    let mut replica = spawn_replica(port, &data, &[]);
+    let _restarted = spawn_replica(port, &data, &[]);
     wait_until_ready(&base).await;
     let total = wait_for_every_post(&hooks, &ids, Duration::from_secs(120)).await;
     eprintln!("{} posts, {total} deliveries ({} repeated after the kill)", ids.len(), total - ids.len());
     for id in ids.iter().step_by(10) {
         wait_for_state(&base, &editor, id, "published").await;
     }
-    replica.kill().unwrap();
-    replica.wait().unwrap();
 }
 
 /// Two replicas on one PostgreSQL publish 500 posts: the receiver sees each once. Then 500 more
@@ -504,7 +549,7 @@ async fn two_replicas_on_postgresql_publish_each_post_once() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let ports = [free_port(), free_port()];
     let flags = ["--database-url", url.as_str(), "--secret-key", secret_key.as_str()];
-    let mut replicas: Vec<Child> =
+    let mut replicas: Vec<Replica> =
         dirs.iter().zip(ports).map(|(dir, port)| spawn_replica(port, dir.path(), &flags)).collect();
     let bases: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
     for base in &bases {
@@ -529,8 +574,7 @@ async fn two_replicas_on_postgresql_publish_each_post_once() {
         assert!(started.elapsed() < Duration::from_secs(90), "deliveries never started");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    replicas[1].kill().unwrap();
-    replicas[1].wait().unwrap();
+    replicas[1].kill();
     let total = wait_for_every_post(&hooks, &ids, Duration::from_secs(180)).await;
     eprintln!("500 posts, {total} deliveries ({} repeated after the kill)", total - ids.len());
     for id in ids.iter().step_by(50) {
@@ -539,6 +583,4 @@ async fn two_replicas_on_postgresql_publish_each_post_once() {
     let audit = eiq_service::audit::AuditLog::new(Database::open(&url).await.unwrap());
     let verified = audit.verify(Some(&TenantId::parse(&tenant).unwrap())).await.unwrap();
     assert!(matches!(verified, eiq_service::audit::Verification::Intact { .. }), "{verified:?}");
-    replicas[0].kill().unwrap();
-    replicas[0].wait().unwrap();
 }

@@ -57,32 +57,25 @@ async fn main() -> anyhow::Result<()> {
     // SQLite: one replica.
     let directory = TenantDirectory::new(Database::embedded(&data[0]).await?);
     let (_, admin, editor) = tenant(&directory).await?;
-    let mut replicas = vec![spawn(&eiq, &data[0], &[])?];
+    let replicas = vec![spawn(&eiq, &data[0], &[])?];
     let bases = vec![replicas[0].1.clone()];
     ready(&bases).await?;
     configure(&bases[0], &admin, &hook).await?;
     submit_latency(&bases[0], &editor, args.submits).await?;
     burst("sqlite, 1 replica", &bases, &editor, args.posts, &arrivals).await?;
-    for (child, _) in &mut replicas {
-        child.kill()?;
-        child.wait()?;
-    }
+    drop(replicas);
 
     if let Some(url) = &args.database_url {
         let directory = TenantDirectory::new(Database::open(url).await?);
         let (_, admin, editor) = tenant(&directory).await?;
         let key = "cd".repeat(32);
         let flags = ["--database-url", url.as_str(), "--secret-key", key.as_str()];
-        let mut replicas = vec![spawn(&eiq, &data[0], &flags)?, spawn(&eiq, &data[1], &flags)?];
+        let replicas = vec![spawn(&eiq, &data[0], &flags)?, spawn(&eiq, &data[1], &flags)?];
         let bases: Vec<String> = replicas.iter().map(|(_, base)| base.clone()).collect();
         ready(&bases).await?;
         configure(&bases[0], &admin, &hook).await?;
         arrivals.lock().unwrap().clear();
         burst("postgres, 2 replicas", &bases, &editor, args.posts, &arrivals).await?;
-        for (child, _) in &mut replicas {
-            child.kill()?;
-            child.wait()?;
-        }
     }
     Ok(())
 }
@@ -94,7 +87,17 @@ async fn tenant(directory: &TenantDirectory) -> anyhow::Result<(TenantId, String
     Ok((tenant, admin, editor))
 }
 
-fn spawn(eiq: &PathBuf, data: &std::path::Path, extra: &[&str]) -> anyhow::Result<(Child, String)> {
+/// A replica process, killed when dropped (also when the benchmark fails half-way).
+struct Replica(Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(eiq: &PathBuf, data: &std::path::Path, extra: &[&str]) -> anyhow::Result<(Replica, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new(eiq)
         .args(["serve", "--models", MODELS, "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
@@ -104,7 +107,7 @@ fn spawn(eiq: &PathBuf, data: &std::path::Path, extra: &[&str]) -> anyhow::Resul
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    Ok((child, format!("http://127.0.0.1:{port}")))
+    Ok((Replica(child), format!("http://127.0.0.1:{port}")))
 }
 
 async fn ready(bases: &[String]) -> anyhow::Result<()> {

@@ -142,17 +142,28 @@ impl UsageMeter {
     }
 
     async fn add(&self, tenant: &TenantId, period: &str, metric: Metric, n: u64) -> Result<(), ServiceError> {
-        sqlx::query(
-            "INSERT INTO usage_counts (tenant, period, metric, count) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (tenant, period, metric) DO UPDATE SET count = usage_counts.count + excluded.count",
-        )
-        .bind(tenant.as_str())
-        .bind(period)
-        .bind(metric.as_str())
-        .bind(n as i64)
-        .execute(&self.database.pool)
-        .await
-        .map_err(sql)?;
+        let statement = "INSERT INTO usage_counts (tenant, period, metric, count) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant, period, metric) DO UPDATE SET count = usage_counts.count + excluded.count";
+        self.change_count(statement, tenant, period, metric, n).await
+    }
+
+    /// Runs `statement` on one counter: `$1` tenant, `$2` period, `$3` metric, `$4` `n`.
+    async fn change_count(
+        &self,
+        statement: &str,
+        tenant: &TenantId,
+        period: &str,
+        metric: Metric,
+        n: u64,
+    ) -> Result<(), ServiceError> {
+        sqlx::query(statement)
+            .bind(tenant.as_str())
+            .bind(period)
+            .bind(metric.as_str())
+            .bind(n as i64)
+            .execute(&self.database.pool)
+            .await
+            .map_err(sql)?;
         Ok(())
     }
 
@@ -213,18 +224,9 @@ impl UsageMeter {
 
     /// Gives back `n` of `metric` taken for the month of `at_ms` (a cancelled post); never below 0.
     pub async fn release(&self, tenant: &TenantId, metric: Metric, n: u64, at_ms: i64) -> Result<(), ServiceError> {
-        sqlx::query(
-            "UPDATE usage_counts SET count = count - $4 WHERE tenant = $1 AND period = $2 AND metric = $3 \
-             AND count >= $4",
-        )
-        .bind(tenant.as_str())
-        .bind(period_of(at_ms))
-        .bind(metric.as_str())
-        .bind(n as i64)
-        .execute(&self.database.pool)
-        .await
-        .map_err(sql)?;
-        Ok(())
+        let statement = "UPDATE usage_counts SET count = count - $4 WHERE tenant = $1 AND period = $2 \
+             AND metric = $3 AND count >= $4";
+        self.change_count(statement, tenant, &period_of(at_ms), metric, n).await
     }
 
     /// `tenant`'s counts for `period` (`YYYY-MM`), stored ones plus those not yet flushed.

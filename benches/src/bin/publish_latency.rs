@@ -57,8 +57,8 @@ async fn main() -> anyhow::Result<()> {
     // SQLite: one replica.
     let directory = TenantDirectory::new(Database::embedded(&data[0]).await?);
     let (_, admin, editor) = tenant(&directory).await?;
-    let replicas = vec![spawn(&eiq, &data[0], &[])?];
-    let bases = vec![replicas[0].1.clone()];
+    let replicas = [spawn(&eiq, &data[0], &[])?];
+    let bases = [replicas[0].1.clone()];
     ready(&bases).await?;
     configure(&bases[0], &admin, &hook).await?;
     submit_latency(&bases[0], &editor, args.submits).await?;
@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
         let (_, admin, editor) = tenant(&directory).await?;
         let key = "cd".repeat(32);
         let flags = ["--database-url", url.as_str(), "--secret-key", key.as_str()];
-        let replicas = vec![spawn(&eiq, &data[0], &flags)?, spawn(&eiq, &data[1], &flags)?];
+        let replicas = [spawn(&eiq, &data[0], &flags)?, spawn(&eiq, &data[1], &flags)?];
         let bases: Vec<String> = replicas.iter().map(|(_, base)| base.clone()).collect();
         ready(&bases).await?;
         configure(&bases[0], &admin, &hook).await?;

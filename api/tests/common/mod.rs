@@ -94,6 +94,9 @@ pub fn start(extra: &[&str]) -> TestServer {
             .await
             .unwrap();
         });
+        // Dropping the runtime waits for its blocking work (the vector store's last flush), so
+        // that a test may delete the data folder once the server has stopped.
+        drop(runtime);
         let _ = stopped_tx.send(());
     });
     let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("server bound a port");

@@ -15,6 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Longest webhook URL.
 pub const MAX_URL_BYTES: usize = 2_048;
+/// Longest wait for a webhook host's addresses: a name server that never answers is a refusal.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether `ip` is reachable from the public internet: not loopback, private, link-local (cloud
 /// metadata), shared, multicast, reserved or unspecified, in IPv4 or IPv6 (IPv4 inside IPv6 too).
@@ -91,7 +93,10 @@ pub async fn check_url(field: &str, url: &str, allow_private: bool) -> Result<re
 async fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
     // `[::1]` as the URL spells it is `::1` to the resolver.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    Ok(tokio::net::lookup_host((bare, port)).await?.collect())
+    let looked_up = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((bare, port)))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer from DNS"))?;
+    Ok(looked_up?.collect())
 }
 
 /// The HTTP client's resolver: it answers only public addresses (unless private ones are

@@ -212,6 +212,35 @@ async fn posts_pass_the_gate_wait_for_approval_and_are_delivered_once() {
         );
     }
 
+    // Hostile requests get a 4xx that echoes at most a short prefix, never a 5xx.
+    let long_id = "p".repeat(5_000);
+    let junk: [(Method, String, Option<Value>); 8] = [
+        (Method::GET, format!("/v1/posts/{long_id}"), None),
+        (Method::POST, format!("/v1/posts/{long_id}:approve"), None),
+        (Method::POST, format!("/v1/posts/{id}:{long_id}"), None),
+        (Method::GET, "/v1/posts?limit=0".into(), None),
+        (Method::GET, "/v1/posts?state=nope".into(), None),
+        (Method::GET, "/v1/posts?after=garbage".into(), None),
+        (Method::POST, format!("/v1/posts/{id}:reject"), Some(json!({"note": 42}))),
+        (Method::POST, "/v1/posts".into(), Some(json!({"texts": {"twitter": "hi"}, "accounts": vec!["a"; 21]}))),
+    ];
+    for (method, path, body) in junk {
+        let (status, _, answer) = call(&base, method.clone(), &path, &editor, body, &[]).await;
+        let what = format!("{method} {}: {status} {answer}", &path[..path.len().min(60)]);
+        assert!(status.is_client_error(), "{what}");
+        assert!(answer.to_string().len() < 1_000, "{what}");
+    }
+    let non_ascii = reqwest::header::HeaderValue::from_bytes(b"key-\xff").unwrap();
+    let refused = reqwest::Client::new()
+        .post(format!("{base}/v1/posts"))
+        .bearer_auth(&editor)
+        .header("idempotency-key", non_ascii)
+        .json(&draft("hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
     // Submit → the gate allows → pending approval; only approvers approve; illegal moves are 409.
     let act = |id: &str, verb: &str, key: &str, body: Option<Value>| {
         let (base, path, key) = (base.clone(), format!("/v1/posts/{id}:{verb}"), key.to_string());

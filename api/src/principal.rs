@@ -53,7 +53,7 @@ impl Guard {
     }
 
     async fn record(&self, event: AuditEvent) {
-        if let Err(error) = self.audit.append(event, chrono::Utc::now().timestamp_millis()).await {
+        if let Err(error) = self.audit.append(event, eiq_datasets::now_ms()).await {
             tracing::error!(%error, "writing the audit log failed");
         }
     }
@@ -74,7 +74,7 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
     let context = RequestContext::of(&request, grpc);
     match authorize(&guard.authenticator, request.headers(), operation, permission).await {
         Ok(principal) => {
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = eiq_datasets::now_ms();
             guard.usage.count(&principal.tenant, Metric::ApiCalls, 1, now);
             request.extensions_mut().insert(principal.clone());
             let response = next.run(request).await;

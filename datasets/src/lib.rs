@@ -21,8 +21,8 @@ mod tweeteval;
 pub mod twitter_text;
 
 pub use canonical::{
-    MAX_ACCOUNT_ID_BYTES, MAX_COUNT, POST_COLUMNS, REQUIRED_COLUMNS, format_time, import_csv, import_json_lines, now,
-    parse_post, parse_time,
+    MAX_ACCOUNT_ID_BYTES, MAX_COUNT, POST_COLUMNS, REQUIRED_COLUMNS, format_time, format_time_ms, import_csv,
+    import_json_lines, now, now_ms, parse_post, parse_time,
 };
 pub use dedup::{DedupReport, dedup, drop_overlap};
 pub use error::DatasetError;

@@ -13,10 +13,6 @@ use super::convert::{self, non_empty};
 use crate::error::grpc_status;
 use crate::principal;
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 pub struct GrpcPublishing {
     publishing: PublishingService,
 }
@@ -34,8 +30,11 @@ impl GrpcPublishing {
         let principal = principal::of_grpc(&request)?;
         let body = request.into_inner();
         let action = PostAction { note: non_empty(body.note), scheduled_at: non_empty(body.scheduled_at) };
-        let Transitioned { post, quota_warning } =
-            self.publishing.act(&principal, transition, &body.post_id, action, now_ms()).await.map_err(grpc_status)?;
+        let Transitioned { post, quota_warning } = self
+            .publishing
+            .act(&principal, transition, &body.post_id, action, eiq_datasets::now_ms())
+            .await
+            .map_err(grpc_status)?;
         Ok(Response::new(PostActionResponse {
             post: Some(convert::scheduled_post(post)),
             quota_warning: quota_warning.unwrap_or_default(),
@@ -51,7 +50,7 @@ impl Publishing for GrpcPublishing {
         let key = non_empty(std::mem::take(&mut body.idempotency_key));
         let (post, _) = self
             .publishing
-            .create(&principal, convert::new_post(body), key.as_deref(), now_ms())
+            .create(&principal, convert::new_post(body), key.as_deref(), eiq_datasets::now_ms())
             .await
             .map_err(grpc_status)?;
         Ok(Response::new(convert::scheduled_post(post)))
@@ -125,7 +124,8 @@ impl Publishing for GrpcPublishing {
             outbox: body.outbox,
             webhook: body.webhook.map(|w| (w.url, w.secret)),
         };
-        let settings = self.publishing.set_settings(&principal, update, now_ms()).await.map_err(grpc_status)?;
+        let settings =
+            self.publishing.set_settings(&principal, update, eiq_datasets::now_ms()).await.map_err(grpc_status)?;
         Ok(Response::new(convert::publishing_settings(settings)))
     }
 }

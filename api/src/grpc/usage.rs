@@ -27,7 +27,7 @@ impl Usage for GrpcUsage {
     async fn get_usage(&self, request: Request<GetUsageRequest>) -> Result<Response<UsageReport>, Status> {
         let principal = principal::of_grpc(&request)?;
         let period = convert::non_empty(request.into_inner().period);
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = eiq_datasets::now_ms();
         let report =
             self.usage.report(&principal, self.tenants.plans(), period.as_deref(), now).await.map_err(grpc_status)?;
         Ok(Response::new(convert::usage_report(report)))

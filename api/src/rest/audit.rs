@@ -61,11 +61,9 @@ pub struct AuditEventBody {
 
 impl From<AuditRecord> for AuditEventBody {
     fn from(r: AuditRecord) -> Self {
-        let at = chrono::DateTime::from_timestamp_millis(r.at_ms)
-            .map_or_else(|| r.at_ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         Self {
             seq: r.seq,
-            at,
+            at: eiq_datasets::format_time_ms(r.at_ms),
             actor: r.actor,
             auth_method: r.auth_method,
             role: r.role,

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use eiq_datasets::format_time_ms;
 use eiq_service::ServiceError;
 use eiq_service::publishing::{
     DeliveryStatus, ListQuery, MediaRef, NewPost, Post, PostAction, PostContent, PublishingSettings, SettingsUpdate,
@@ -91,11 +92,6 @@ pub struct PostBody {
     pub deliveries: Vec<DeliveryBody>,
 }
 
-fn time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
 impl From<Post> for PostBody {
     fn from(post: Post) -> Self {
         let media =
@@ -106,12 +102,12 @@ impl From<Post> for PostBody {
             texts: post.content.texts,
             accounts: post.content.accounts,
             media,
-            scheduled_at: post.scheduled_at.map(time),
+            scheduled_at: post.scheduled_at.map(format_time_ms),
             schedule: post.schedule,
             reasons: post.reasons,
             created_by: post.created_by,
-            created_at: time(post.created_at),
-            updated_at: time(post.updated_at),
+            created_at: format_time_ms(post.created_at),
+            updated_at: format_time_ms(post.updated_at),
             deliveries: post.deliveries.into_iter().map(DeliveryBody::from).collect(),
         }
     }
@@ -125,8 +121,8 @@ impl From<DeliveryStatus> for DeliveryBody {
             state: d.state,
             attempts: d.attempts,
             last_error: d.last_error,
-            run_at: time(d.run_at),
-            delivered_at: d.delivered_at.map(time),
+            run_at: format_time_ms(d.run_at),
+            delivered_at: d.delivered_at.map(format_time_ms),
         }
     }
 }
@@ -161,7 +157,7 @@ pub async fn create(
         content: PostContent { texts: body.texts, accounts: body.accounts, media },
         scheduled_at: body.scheduled_at,
     };
-    let (post, created) = state.publishing.create(&principal, draft, key, now_ms()).await?;
+    let (post, created) = state.publishing.create(&principal, draft, key, eiq_datasets::now_ms()).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(post.into())))
 }
@@ -275,7 +271,7 @@ async fn transition(
     };
     let action = PostAction { note: action.note, scheduled_at: action.scheduled_at };
     let Transitioned { post, quota_warning } =
-        state.publishing.act(&principal, transition, post_id, action, now_ms()).await?;
+        state.publishing.act(&principal, transition, post_id, action, eiq_datasets::now_ms()).await?;
     let mut response = Json(ActionAnswer { post: post.into() }).into_response();
     if let Some(warning) = quota_warning.and_then(|w| HeaderValue::from_str(&w).ok()) {
         response.headers_mut().insert(QUOTA_WARNING_HEADER, warning);
@@ -419,9 +415,5 @@ pub async fn set_settings(
         outbox: body.outbox.unwrap_or(true),
         webhook: body.webhook.map(|w| (w.url, w.secret)),
     };
-    Ok(Json(state.publishing.set_settings(&principal, update, now_ms()).await?.into()))
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    Ok(Json(state.publishing.set_settings(&principal, update, eiq_datasets::now_ms()).await?.into()))
 }

@@ -73,7 +73,7 @@ pub async fn get(
 ) -> Result<Json<UsageBody>, ApiError> {
     let Query(params) =
         params.map_err(|e| ApiError::Rejected { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.body_text() })?;
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = eiq_datasets::now_ms();
     let report = state.usage.report(&principal, state.tenants.plans(), params.period.as_deref(), now).await?;
     Ok(Json(report.into()))
 }

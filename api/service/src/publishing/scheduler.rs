@@ -107,7 +107,7 @@ impl Scheduler {
 
     /// Claims one batch of due deliveries and settles each; how many there were.
     pub async fn run_once(&self) -> Result<usize, ServiceError> {
-        let now = now_ms();
+        let now = eiq_datasets::now_ms();
         let claimed = self.claim(now).await?;
         let count = claimed.len();
         join_all(claimed.into_iter().map(|job| self.deliver(job))).await;
@@ -156,7 +156,7 @@ impl Scheduler {
             "UPDATE posts SET state = 'publishing', updated_at = $1 WHERE tenant = $2 AND id = $3 \
              AND state = 'scheduled'",
         )
-        .bind(now_ms())
+        .bind(eiq_datasets::now_ms())
         .bind(&job.tenant)
         .bind(&job.post_id)
         .execute(&service.store.database.pool)
@@ -178,7 +178,7 @@ impl Scheduler {
         };
         match job.connector.as_str() {
             "webhook" => match self.webhook_target(&tenant).await? {
-                Some(target) => Ok(service.webhooks.send(&target, &delivery, now_ms() / 1_000).await),
+                Some(target) => Ok(service.webhooks.send(&target, &delivery, eiq_datasets::now_ms() / 1_000).await),
                 None => Ok(Attempt::Final("the tenant's webhook was removed".into())),
             },
             "outbox" => Ok(service.outbox.append(&delivery).await),
@@ -196,7 +196,7 @@ impl Scheduler {
     /// Records `outcome`, fenced by this replica's lease and attempt, and the post's state with it
     /// in one transaction (a crash between them would leave a delivered post `publishing`).
     async fn settle(&self, job: &Claimed, outcome: Attempt) -> Result<(), ServiceError> {
-        let now = now_ms();
+        let now = eiq_datasets::now_ms();
         let tenant = TenantId::parse(&job.tenant)?;
         let (error, dead) = match &outcome {
             Attempt::Delivered => (String::new(), false),
@@ -271,7 +271,7 @@ impl Scheduler {
             details,
             ..AuditEvent::default()
         };
-        self.service.store.audit.append(event, now_ms()).await.map(drop)
+        self.service.store.audit.append(event, eiq_datasets::now_ms()).await.map(drop)
     }
 }
 
@@ -283,10 +283,6 @@ fn backoff_ms(attempts: i64) -> i64 {
     let mut bytes = [0u8; 8];
     let random = getrandom::getrandom(&mut bytes).map_or(0, |()| u64::from_le_bytes(bytes));
     ceiling / 2 + (random % (ceiling as u64 / 2 + 1)) as i64
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 #[cfg(test)]

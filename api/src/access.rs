@@ -82,6 +82,8 @@ pub const OPERATIONS: &[Operation] = &[
         Some("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
         Public,
     ),
+    reads("page", Some((GET, "/")), None, Public),
+    reads("page", Some((GET, "/page/{file}")), None, Public),
     reads("api.describe", None, Some("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"), Public),
     reads("usage.get", Some((GET, "/v1/usage")), Some("/elevatediq.v1.Usage/GetUsage"), Requires(Read)),
     reads("models.list", Some((GET, "/v1/models")), Some("/elevatediq.v1.Embeddings/ListModels"), Requires(Read)),

@@ -118,7 +118,10 @@ async fn every_role_against_every_operation() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    documented.insert(("GET".into(), "/openapi.json".into()));
+    // Served but not part of the API: its description and the assistant page.
+    for path in ["/openapi.json", "/", "/page/{file}"] {
+        documented.insert(("GET".into(), path.into()));
+    }
     let tabled: BTreeSet<_> =
         OPERATIONS.iter().filter_map(|o| o.rest.as_ref().map(|(m, p)| (m.to_string(), p.to_string()))).collect();
     assert_eq!(documented, tabled, "REST routes and the permission table differ");
@@ -162,6 +165,9 @@ async fn every_role_against_every_operation() {
     }
     // Public operations need nothing.
     assert_eq!(send(&f.server, Method::GET, "/health", None).await.0, StatusCode::OK);
+    let page = reqwest::Client::new().get(f.server.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert_eq!(grpc_call(&f.server, "/grpc.health.v1.Health/Check", None).await, Code::Ok);
 }
 

@@ -296,3 +296,48 @@ async fn a_concurrent_mix_of_good_and_hostile_requests_never_gets_a_5xx() {
     }
     assert_eq!(reqwest::get(server.url("/ready")).await.unwrap().status(), 200);
 }
+
+/// The assistant page: its files, with a policy that keeps scripts and requests to this origin,
+/// gzipped when asked, revalidated by entity tag; anything else under `/page/` is a short 404.
+#[tokio::test]
+async fn the_page_is_served_compressed_revalidated_and_locked_down() {
+    let server = shared().await;
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let page = client.get(server.url("/")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let zipped = page.bytes().await.unwrap();
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut html).unwrap();
+    assert!(html.contains(r#"<script type="module" src="/page/app.js">"#));
+
+    // Every file the page names is served, with its type; unchanged files cost a 304.
+    for (file, kind) in [("app.js", "text/javascript"), ("style.css", "text/css")] {
+        let answer = client.get(server.url(&format!("/page/{file}"))).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{file}");
+        assert!(answer.headers()["content-type"].to_str().unwrap().starts_with(kind), "{file}");
+        assert!(answer.headers().get("content-encoding").is_none(), "gzip only when asked");
+        let etag = answer.headers()["etag"].clone();
+        let again =
+            client.get(server.url(&format!("/page/{file}"))).header("if-none-match", etag).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{file}");
+    }
+    for module in ["api.js", "dom.js", "composer.js", "captions.js", "image.js", "timing.js", "publishing.js"] {
+        let status = client.get(server.url(&format!("/page/{module}"))).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::OK, "{module}");
+    }
+
+    // Unknown, traversing and huge names: a 404 that echoes at most a short prefix.
+    for name in ["nothing.js", "..%2F..%2Fetc%2Fpasswd", &"a".repeat(5_000)] {
+        let answer = client.get(server.url(&format!("/page/{name}"))).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{}", &name[..20.min(name.len())]);
+        let body: Value = answer.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.len() < 100 && !message.contains("passwd"), "{message}");
+    }
+}

@@ -1,6 +1,8 @@
 //! Shared by the benchmark binaries: the workload and the statistics.
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The first `count` tweets of TweetEval's sentiment validation split: real tweet-length text.
 pub fn tweets(count: usize) -> Vec<String> {
@@ -80,4 +82,54 @@ pub async fn models_ready(services: &eiq_service::Services) -> anyhow::Result<()
         Some(failed) => anyhow::bail!("model `{}`: {}", failed.manifest.id, failed.state),
         None => Ok(()),
     }
+}
+
+/// `explicit`, else the `eiq` binary beside the running benchmark (`cargo build --release`).
+pub fn eiq_binary(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match explicit {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("eiq"),
+    })
+}
+
+/// An `eiq serve` process on an ephemeral loopback port, killed when dropped (also when a
+/// benchmark fails half-way).
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// `eiq serve --bind 127.0.0.1:<free port> --data-dir data <flags>`.
+    pub fn spawn(eiq: &Path, data: &Path, flags: &[&str]) -> anyhow::Result<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(eiq)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data)
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Server { child, base: format!("http://127.0.0.1:{port}") })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until every server answers `/ready` (its models loaded).
+pub async fn ready(servers: &[Server]) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for server in servers {
+        let started = Instant::now();
+        while client.get(format!("{}/ready", server.base)).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(180), "{} never became ready", server.base);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ mod keys;
 mod models;
 mod moderations;
 mod openapi;
+mod page;
 mod perspective;
 mod posts;
 mod publishing;
@@ -100,6 +101,9 @@ fn routes(max_body_bytes: usize, max_import_bytes: usize, max_image_bytes: usize
         .routes(routes!(health::ready))
         .routes(routes!(health::metrics))
         .route("/openapi.json", axum::routing::get(openapi::document))
+        // The assistant page is a client of this API, not part of it: served, not documented.
+        .route("/", axum::routing::get(page::index))
+        .route("/page/{file}", axum::routing::get(page::file))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(max_body_bytes, body_limit::refuse_oversized))
         .merge(imports)

@@ -12,12 +12,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use eiq_benches::percentile;
+use eiq_benches::{Server, eiq_binary, percentile, ready};
 use eiq_service::tenancy::{Role, TenantId};
 use eiq_service::tenants::{Database, Plan, TenantDirectory};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -46,10 +45,7 @@ type Arrivals = Arc<Mutex<Vec<i64>>>;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let eiq = match &args.eiq {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?.with_file_name("eiq"),
-    };
+    let eiq = eiq_binary(args.eiq.clone())?;
     let (hook, arrivals) = receiver().await?;
     let dir = tempfile::tempdir()?;
     let data = [dir.path().join("a"), dir.path().join("b")];
@@ -58,8 +54,8 @@ async fn main() -> anyhow::Result<()> {
     let directory = TenantDirectory::new(Database::embedded(&data[0]).await?);
     let (_, admin, editor) = tenant(&directory).await?;
     let replicas = [spawn(&eiq, &data[0], &[])?];
-    let bases = [replicas[0].1.clone()];
-    ready(&bases).await?;
+    let bases = [replicas[0].base.clone()];
+    ready(&replicas).await?;
     configure(&bases[0], &admin, &hook).await?;
     submit_latency(&bases[0], &editor, args.submits).await?;
     burst("sqlite, 1 replica", &bases, &editor, args.posts, &arrivals).await?;
@@ -71,8 +67,8 @@ async fn main() -> anyhow::Result<()> {
         let key = "cd".repeat(32);
         let flags = ["--database-url", url.as_str(), "--secret-key", key.as_str()];
         let replicas = [spawn(&eiq, &data[0], &flags)?, spawn(&eiq, &data[1], &flags)?];
-        let bases: Vec<String> = replicas.iter().map(|(_, base)| base.clone()).collect();
-        ready(&bases).await?;
+        let bases: Vec<String> = replicas.iter().map(|replica| replica.base.clone()).collect();
+        ready(&replicas).await?;
         configure(&bases[0], &admin, &hook).await?;
         arrivals.lock().unwrap().clear();
         burst("postgres, 2 replicas", &bases, &editor, args.posts, &arrivals).await?;
@@ -87,39 +83,11 @@ async fn tenant(directory: &TenantDirectory) -> anyhow::Result<(TenantId, String
     Ok((tenant, admin, editor))
 }
 
-/// A replica process, killed when dropped (also when the benchmark fails half-way).
-struct Replica(Child);
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(eiq: &PathBuf, data: &std::path::Path, extra: &[&str]) -> anyhow::Result<(Replica, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(eiq)
-        .args(["serve", "--models", MODELS, "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data)
-        .args(["--allow-private-webhooks", "--rate-limit-per-second", "0", "--publish-poll-ms", "100"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok((Replica(child), format!("http://127.0.0.1:{port}")))
-}
-
-async fn ready(bases: &[String]) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    for base in bases {
-        let started = Instant::now();
-        while client.get(format!("{base}/ready")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(180), "{base} never became ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    Ok(())
+/// A replica on SQLite in `data`, or on the database `extra` names.
+fn spawn(eiq: &std::path::Path, data: &std::path::Path, extra: &[&str]) -> anyhow::Result<Server> {
+    let flags =
+        ["--models", MODELS, "--allow-private-webhooks", "--rate-limit-per-second", "0", "--publish-poll-ms", "100"];
+    Server::spawn(eiq, data, &[&flags[..], extra].concat())
 }
 
 async fn configure(base: &str, admin: &str, hook: &str) -> anyhow::Result<()> {

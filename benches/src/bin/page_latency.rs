@@ -85,23 +85,9 @@ async fn main() -> anyhow::Result<()> {
     let browser = browser::Browser::open(&dir.path().join("screenshots")).await;
 
     browser.goto(&format!("{}/", server.base)).await;
-    browser
-        .until(
-            "the page interactive",
-            "performance.getEntriesByName('eiq:interactive').length",
-            Duration::from_secs(30),
-        )
-        .await;
-    report("first load (empty cache)", &browser.run(LOAD, vec![]).await);
+    report("first load (empty cache)", &browser).await;
     browser.client.refresh().await?;
-    browser
-        .until(
-            "the page interactive",
-            "performance.getEntriesByName('eiq:interactive').length",
-            Duration::from_secs(30),
-        )
-        .await;
-    report("reload (revalidated)", &browser.run(LOAD, vec![]).await);
+    report("reload (revalidated)", &browser).await;
 
     // The first answer warms the models' queues; then one keystroke at a time.
     let mut timings = Vec::with_capacity(args.keystrokes);
@@ -124,7 +110,11 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(label: &str, load: &Value) {
+/// Waits until the page is interactive, then prints its load's figures.
+async fn report(label: &str, browser: &browser::Browser) {
+    let interactive = "performance.getEntriesByName('eiq:interactive').length";
+    browser.until("the page interactive", interactive, Duration::from_secs(30)).await;
+    let load = browser.run(LOAD, vec![]).await;
     println!(
         "{label}: page {} files, {} bytes transferred ({} decoded); {} API calls, {} bytes; \
          DOM interactive {:.0} ms, DOMContentLoaded {:.0} ms, eiq:interactive {:.0} ms",

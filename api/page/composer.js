@@ -287,16 +287,12 @@ export function start() {
 }
 
 /// Loads the platforms and the accounts (none yet is not an error: the account stays free text).
+/// A failure is the caller's to show: it concerns the whole session (a wrong key, say).
 export async function load() {
-  try {
-    const [known, accounts] = await Promise.all([
-      get("/v1/platforms"),
-      get("/v1/accounts").catch((error) => (error.status === 404 ? { accounts: [] } : Promise.reject(error))),
-    ]);
-    setChoices(known.platforms, accounts.accounts);
-    showError($("composer-error"), null);
-  } catch (error) {
-    showError($("composer-error"), error);
-    throw error;
-  }
+  const [known, accounts] = await Promise.all([
+    get("/v1/platforms"),
+    get("/v1/accounts").catch((error) => (error.status === 404 ? { accounts: [] } : Promise.reject(error))),
+  ]);
+  setChoices(known.platforms, accounts.accounts);
+  showError($("composer-error"), null);
 }

@@ -26,6 +26,8 @@ async function load() {
   } catch (error) {
     $("who").textContent = describeKey();
     showError($("session-error"), error);
+    // The panels still show the previous key's answers: ask again, so each says what it got.
+    composer.changed();
   }
   publishing.queue();
   timing.reload();

@@ -55,7 +55,8 @@ export function setChoices(known, withHistory) {
   changed();
 }
 
-function changed() {
+/// Checks the draft again, as it is (after a key change, its answers may differ or be refused).
+export function changed() {
   revision += 1;
   document.dispatchEvent(new CustomEvent("eiq:draft", { detail: draft() }));
   check();

@@ -285,6 +285,9 @@ async fn with_keys(browser: &Browser, axe: &str, keys: &[(Role, String)]) {
     let refused = browser.until("a 401", "document.getElementById('session-error').textContent", SHORT).await;
     let refused = refused.as_str().unwrap();
     assert!(refused.starts_with("401") && refused.contains("API key"), "{refused}");
+    // The panels ask again, so none keeps the answer development mode gave.
+    browser.until("the gate's 401", "document.getElementById('gate-error').textContent.startsWith('401')", SHORT).await;
+    assert_eq!(text_of(browser, "#gate-decision").await, "No decision: the gate did not answer (below).");
     browser.screenshot("07-wrong-key").await;
 
     // The editor submits; the gate passes it to the approval queue.

@@ -5,7 +5,7 @@
 // and an old answer never overwrites a newer one.
 
 import { get, post } from "./api.js";
-import { $, debounce, fill, h, latest, percent, showError } from "./dom.js";
+import { $, debounce, fill, h, panel, percent, showError } from "./dom.js";
 
 const TYPING_PAUSE_MS = 120;
 
@@ -72,20 +72,13 @@ const check = debounce(() => {
   similar(current);
 }, TYPING_PAUSE_MS);
 
-const lengthRuns = latest();
+const lengthRuns = panel("composer-error", () => fill($("counters")));
 function countLengths({ text, platforms: picked }) {
   lengthRuns(async (signal) => {
-    try {
-      const answers = await Promise.all(picked.map((platform) => post("/v1/posts:check", { text, platform }, { signal })));
-      const over = answers.some((answer) => !answer.valid && text.length > 0);
-      $("text").setAttribute("aria-invalid", over ? "true" : "false");
-      fill($("counters"), answers.map(counter));
-      showError($("composer-error"), null);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      fill($("counters"));
-      showError($("composer-error"), error);
-    }
+    const answers = await Promise.all(picked.map((platform) => post("/v1/posts:check", { text, platform }, { signal })));
+    const over = answers.some((answer) => !answer.valid && text.length > 0);
+    $("text").setAttribute("aria-invalid", over ? "true" : "false");
+    fill($("counters"), answers.map(counter));
   });
 }
 
@@ -103,7 +96,11 @@ function counter(answer) {
   );
 }
 
-const gateRuns = latest();
+const gateRuns = panel("gate-error", () => {
+  fill($("gate-decision"), "No decision: the gate did not answer (below).");
+  fill($("gate-reasons"));
+  $("gate-preview").hidden = true;
+});
 function gate({ text, platforms: picked, account }, at) {
   gateRuns(async (signal) => {
     const decision = $("gate-decision");
@@ -112,37 +109,27 @@ function gate({ text, platforms: picked, account }, at) {
       decision.dataset.revision = String(at);
       fill($("gate-reasons"));
       $("gate-preview").hidden = true;
-      showError($("gate-error"), null);
       return;
     }
-    try {
-      const body = { text, platform: picked[0] || null };
-      if (account) body.account_id = account;
-      const answer = await post("/v1/moderation/gate", body, { signal });
-      fill(decision, "Decision: ", h("span", { class: `decision ${answer.decision}` }, answer.decision), ` (policy ${answer.policy})`);
-      fill(
-        $("gate-reasons"),
-        answer.reasons.map((reason) =>
-          h(
-            "li",
-            {},
-            `${reason.category}: ${reason.threshold_crossed} at score ${reason.score.toFixed(2)}`,
-            reason.threshold === null || reason.threshold === undefined ? "" : ` (threshold ${reason.threshold})`,
-            reason.detail ? ` — ${reason.detail}` : "",
-            h("span", { class: "meta" }, ` · ${reason.model}`),
-          ),
+    const body = { text, platform: picked[0] || null };
+    if (account) body.account_id = account;
+    const answer = await post("/v1/moderation/gate", body, { signal });
+    fill(decision, "Decision: ", h("span", { class: `decision ${answer.decision}` }, answer.decision), ` (policy ${answer.policy})`);
+    fill(
+      $("gate-reasons"),
+      answer.reasons.map((reason) =>
+        h(
+          "li",
+          {},
+          `${reason.category}: ${reason.threshold_crossed} at score ${reason.score.toFixed(2)}`,
+          reason.threshold === null || reason.threshold === undefined ? "" : ` (threshold ${reason.threshold})`,
+          reason.detail ? ` — ${reason.detail}` : "",
+          h("span", { class: "meta" }, ` · ${reason.model}`),
         ),
-      );
-      highlight(text, answer.spans);
-      decision.dataset.revision = String(at);
-      showError($("gate-error"), null);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      fill(decision, "No decision: the gate did not answer (below).");
-      fill($("gate-reasons"));
-      $("gate-preview").hidden = true;
-      showError($("gate-error"), error);
-    }
+      ),
+    );
+    highlight(text, answer.spans);
+    decision.dataset.revision = String(at);
   });
 }
 
@@ -167,23 +154,16 @@ function highlight(text, spans) {
   preview.hidden = false;
 }
 
-const toneRuns = latest();
+const toneRuns = panel("tone-error", () => fill($("tone-result")));
 function tone({ text }) {
   toneRuns(async (signal) => {
     if (!text.trim()) {
       fill($("tone-result"), h("p", { class: "notice" }, "Type a post to read its tone."));
       return;
     }
-    try {
-      const answer = await post("/v1/analyze", { inputs: text, tasks: ["sentiment", "emotion"] }, { signal });
-      const result = answer.results[0];
-      fill($("tone-result"), scores("Sentiment", result.sentiment), scores("Emotion", result.emotion));
-      showError($("tone-error"), null);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      fill($("tone-result"));
-      showError($("tone-error"), error);
-    }
+    const answer = await post("/v1/analyze", { inputs: text, tasks: ["sentiment", "emotion"] }, { signal });
+    const result = answer.results[0];
+    fill($("tone-result"), scores("Sentiment", result.sentiment), scores("Emotion", result.emotion));
   });
 }
 
@@ -196,7 +176,10 @@ function scores(title, head) {
   return [h("h3", {}, `${title}: ${head.label}`), h("ul", { class: "bars", "aria-label": `${title} scores` }, rows)];
 }
 
-const hashtagRuns = latest();
+const hashtagRuns = panel("hashtags-error", () => {
+  fill($("hashtag-chips"));
+  $("hashtag-notes").textContent = "";
+});
 function hashtags({ text, platforms: picked, account }) {
   hashtagRuns(async (signal) => {
     if (!text.trim()) {
@@ -204,26 +187,18 @@ function hashtags({ text, platforms: picked, account }) {
       $("hashtag-notes").textContent = "";
       return;
     }
-    try {
-      const body = { text };
-      if (picked[0]) body.platform = picked[0];
-      if (account) body.account_id = account;
-      const answer = await post("/v1/hashtags:suggest", body, { signal });
-      const present = new Set(Array.from(text.matchAll(/#([\p{L}\p{N}_]+)/gu), (m) => m[1].toLowerCase()));
-      const chips = answer.hashtags
-        .filter((tag) => !present.has(tag.tag.replace(/^#/, "").toLowerCase()))
-        .map((tag) => chip(tag));
-      fill($("hashtag-chips"), chips.length ? chips : h("p", { class: "notice" }, "No new hashtags to suggest."));
-      const notes = [...answer.notes];
-      if (answer.limit !== null && answer.limit !== undefined) notes.unshift(`At most ${answer.limit} on this platform.`);
-      $("hashtag-notes").textContent = notes.join(" ");
-      showError($("hashtags-error"), null);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      fill($("hashtag-chips"));
-      $("hashtag-notes").textContent = "";
-      showError($("hashtags-error"), error);
-    }
+    const body = { text };
+    if (picked[0]) body.platform = picked[0];
+    if (account) body.account_id = account;
+    const answer = await post("/v1/hashtags:suggest", body, { signal });
+    const present = new Set(Array.from(text.matchAll(/#([\p{L}\p{N}_]+)/gu), (m) => m[1].toLowerCase()));
+    const chips = answer.hashtags
+      .filter((tag) => !present.has(tag.tag.replace(/^#/, "").toLowerCase()))
+      .map((tag) => chip(tag));
+    fill($("hashtag-chips"), chips.length ? chips : h("p", { class: "notice" }, "No new hashtags to suggest."));
+    const notes = [...answer.notes];
+    if (answer.limit !== null && answer.limit !== undefined) notes.unshift(`At most ${answer.limit} on this platform.`);
+    $("hashtag-notes").textContent = notes.join(" ");
   });
 }
 
@@ -246,39 +221,32 @@ function addTag(tag) {
   area.focus();
 }
 
-const similarRuns = latest();
+const similarRuns = panel("similar-error", () => fill($("similar-posts")));
 function similar({ text, account }) {
   similarRuns(async (signal) => {
     if (!text.trim()) {
       fill($("similar-posts"), h("li", { class: "notice" }, "Type a post to find its neighbours."));
       return;
     }
-    try {
-      const body = { text, k: 5 };
-      if (account) body.account_id = account;
-      const answer = await post("/v1/posts:search", body, { signal });
-      const items = answer.results.map((result) =>
+    const body = { text, k: 5 };
+    if (account) body.account_id = account;
+    const answer = await post("/v1/posts:search", body, { signal });
+    const items = answer.results.map((result) =>
+      h(
+        "li",
+        {},
+        result.text,
         h(
-          "li",
-          {},
-          result.text,
-          h(
-            "div",
-            { class: "meta" },
-            `${result.account_id} on ${result.platform}, ${result.created_at.slice(0, 10)} · ${Math.round(result.engagement)} engagements`,
-            result.lift === null || result.lift === undefined ? "" : ` (${percent(result.lift)} vs the account then)`,
-            ` · similarity ${result.score.toFixed(2)}`,
-          ),
+          "div",
+          { class: "meta" },
+          `${result.account_id} on ${result.platform}, ${result.created_at.slice(0, 10)} · ${Math.round(result.engagement)} engagements`,
+          result.lift === null || result.lift === undefined ? "" : ` (${percent(result.lift)} vs the account then)`,
+          ` · similarity ${result.score.toFixed(2)}`,
         ),
-      );
-      if (answer.indexing) items.push(h("li", { class: "notice" }, "The latest import is still being indexed."));
-      fill($("similar-posts"), items.length ? items : h("li", { class: "notice" }, "No similar past posts."));
-      showError($("similar-error"), null);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      fill($("similar-posts"));
-      showError($("similar-error"), error);
-    }
+      ),
+    );
+    if (answer.indexing) items.push(h("li", { class: "notice" }, "The latest import is still being indexed."));
+    fill($("similar-posts"), items.length ? items : h("li", { class: "notice" }, "No similar past posts."));
   });
 }
 

@@ -74,16 +74,23 @@ export function debounce(f, wait) {
   };
 }
 
-/// Runs `work(signal)`, aborting the previous run of the same `slot` first, so an answer for
-/// stale text never lands over a newer one.
-export function latest() {
+/// A panel's requests: each run of `work(signal)` aborts the panel's previous one, so an answer
+/// for stale text never lands over a newer one. A run that succeeds clears the panel's error; one
+/// that fails (not by abort) calls `reset`, so no earlier answer stays beside the error, and shows
+/// the error in the element `errorId`.
+export function panel(errorId, reset = () => {}) {
   let controller = null;
   return async (work) => {
     controller?.abort();
     const mine = new AbortController();
     controller = mine;
     try {
-      return await work(mine.signal);
+      await work(mine.signal);
+      showError($(errorId), null);
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      reset();
+      showError($(errorId), error);
     } finally {
       if (controller === mine) controller = null;
     }

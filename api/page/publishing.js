@@ -4,7 +4,7 @@
 
 import { call, get, segment } from "./api.js";
 import { draft } from "./composer.js";
-import { $, fill, h, latest, showError } from "./dom.js";
+import { $, fill, h, panel, showError } from "./dom.js";
 
 let current = null;
 // The draft as last saved, to know whether Submit must save first.
@@ -74,34 +74,31 @@ function show(post) {
   trail(post);
 }
 
+const trailRuns = panel("audit-error", () => fill($("audit-trail")));
+
 /// The post's audit trail: the log has no post filter, so its rows since the post's creation are
 /// read (at most a few pages) and those about this post kept.
-async function trail(post) {
-  const list = $("audit-trail");
-  try {
+const trail = (post) =>
+  trailRuns(async (signal) => {
     const rows = [];
     let after = null;
     for (let page = 0; page < 5; page += 1) {
       const query = new URLSearchParams({ since: post.created_at, limit: "1000" });
       if (after !== null) query.set("after", String(after));
-      const answer = await get(`/v1/audit?${query}`);
+      const answer = await get(`/v1/audit?${query}`, { signal });
       rows.push(...answer.events.filter((event) => event.resource === `posts/${post.id}`));
       after = answer.next_after;
       if (after === null || after === undefined) break;
     }
-    fill(list, rows.length ? rows.map((row) => h("li", {}, `${row.at.slice(0, 19).replace("T", " ")} ${row.event} by ${row.actor || "—"} (${row.outcome})`)) : h("li", { class: "notice" }, "No steps recorded yet."));
-    showError($("audit-error"), null);
-  } catch (error) {
-    fill(list);
-    showError($("audit-error"), error);
-  }
-}
+    const steps = rows.map((row) => h("li", {}, `${row.at.slice(0, 19).replace("T", " ")} ${row.event} by ${row.actor || "—"} (${row.outcome})`));
+    fill($("audit-trail"), steps.length ? steps : h("li", { class: "notice" }, "No steps recorded yet."));
+  });
 
-const queueRuns = latest();
+const queueRuns = panel("queue-error", () => fill($("approval-queue")));
 
 /// The posts waiting for an approver, each with approve and reject (with a note).
-export const queue = () => queueRuns(async (signal) => {
-  try {
+export const queue = () =>
+  queueRuns(async (signal) => {
     const answer = await get("/v1/posts?state=pending_approval&limit=50", { signal });
     const items = answer.posts.map((post) => {
       const text = Object.values(post.texts)[0] || "";
@@ -128,15 +125,10 @@ export const queue = () => queueRuns(async (signal) => {
       );
     });
     fill($("approval-queue"), items.length ? items : h("li", { class: "notice" }, "No posts are waiting for approval."));
-    showError($("queue-error"), null);
-  } catch (error) {
-    if (error.name === "AbortError") return;
-    fill($("approval-queue"));
-    showError($("queue-error"), error);
-  }
-});
+  });
 
-/// The month's counts against the plan's limits.
+/// The month's counts against the plan's limits; the answer, or null when it failed. Not a
+/// `panel`: the header reads its answer, so a later call must not abort it.
 export async function usage() {
   try {
     const answer = await get("/v1/usage");

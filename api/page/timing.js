@@ -5,7 +5,7 @@
 
 import { get, post, segment } from "./api.js";
 import { draft, historyPlatform } from "./composer.js";
-import { $, debounce, fill, h, latest, localInputValue, percent, showError } from "./dom.js";
+import { $, debounce, fill, h, localInputValue, panel, percent } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -17,7 +17,10 @@ function svg(tag, attributes = {}, ...children) {
   return element;
 }
 
-const forecastRuns = latest();
+const forecastRuns = panel("forecast-error", () => {
+  fill($("forecast-chart"));
+  $("timing-status").textContent = "No forecast for this draft (below).";
+});
 function forecast({ text, platforms, account }) {
   forecastRuns(async (signal) => {
     if (!account || !text.trim()) {
@@ -25,23 +28,15 @@ function forecast({ text, platforms, account }) {
       $("timing-status").textContent = "Pick an account and type a post to forecast it.";
       return;
     }
-    try {
-      const body = { text };
-      const platform = historyPlatform(account, platforms);
-      if (platform) body.platform = platform;
-      const answer = await post(`/v1/accounts/${segment(account)}/forecast`, body, { signal });
-      chart(answer);
-      const best = answer.best;
-      $("timing-status").textContent =
-        `Best hour this week: ${best.local_time}${answer.timezone ? ` (${answer.timezone})` : ""}, ` +
-        `${Math.round(best.engagement)} engagements expected (${Math.round(best.low)}–${Math.round(best.high)}).`;
-      showError($("forecast-error"), null);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      fill($("forecast-chart"));
-      $("timing-status").textContent = "No forecast for this draft (below).";
-      showError($("forecast-error"), error);
-    }
+    const body = { text };
+    const platform = historyPlatform(account, platforms);
+    if (platform) body.platform = platform;
+    const answer = await post(`/v1/accounts/${segment(account)}/forecast`, body, { signal });
+    chart(answer);
+    const best = answer.best;
+    $("timing-status").textContent =
+      `Best hour this week: ${best.local_time}${answer.timezone ? ` (${answer.timezone})` : ""}, ` +
+      `${Math.round(best.engagement)} engagements expected (${Math.round(best.low)}–${Math.round(best.high)}).`;
   });
 }
 
@@ -93,8 +88,11 @@ function chart(answer) {
   );
 }
 
-const bestRuns = latest();
 let bestFor = "";
+const bestRuns = panel("heatmap-error", () => {
+  bestFor = "";
+  fill($("heatmap"));
+});
 function bestTimes({ platforms, account }, force = false) {
   const platform = historyPlatform(account, platforms);
   const key = `${account}|${platform || ""}`;
@@ -105,18 +103,10 @@ function bestTimes({ platforms, account }, force = false) {
       fill($("heatmap"), h("p", { class: "notice" }, "Pick an account to see its best times."));
       return;
     }
-    try {
-      const query = new URLSearchParams({ include_grid: "true", resolution_minutes: "60", top_k: "5" });
-      if (platform) query.set("platform", platform);
-      const answer = await get(`/v1/accounts/${segment(account)}/best-times?${query}`, { signal });
-      heatmap(answer);
-      showError($("heatmap-error"), null);
-    } catch (error) {
-      if (error.name === "AbortError") return;
-      bestFor = "";
-      fill($("heatmap"));
-      showError($("heatmap-error"), error);
-    }
+    const query = new URLSearchParams({ include_grid: "true", resolution_minutes: "60", top_k: "5" });
+    if (platform) query.set("platform", platform);
+    const answer = await get(`/v1/accounts/${segment(account)}/best-times?${query}`, { signal });
+    heatmap(answer);
   });
 }
 

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::browser::Browser;
+use common::history::{import, synthetic_csv, wait_indexed};
 use common::tenants::{directory, key_of, tenant_with_keys};
 use common::{TestServer, start, wait_ready};
-use eiq_datasets::{SyntheticConfig, generate};
+use eiq_datasets::SyntheticConfig;
 use eiq_service::tenancy::Role;
 use eiq_service::tenants::Plan;
 use serde_json::{Value, json};
@@ -86,28 +87,11 @@ async fn accessible(browser: &Browser, axe: &str, state: &str) {
 
 /// A year of synthetic history for two accounts, imported in development mode into tenant
 /// `default` (the tenant the keyed half of the test creates, so its keys see the same history).
-async fn seed_history(server: &TestServer) {
-    let posts = generate(&SyntheticConfig { accounts: 2, posts_per_account: 150, ..Default::default() }).posts;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("history.csv");
-    eiq_features::io::write_csv(&mut eiq_features::posts_to_frame(&posts).unwrap(), &path).unwrap();
-    let response = reqwest::Client::new()
-        .post(server.url("/v1/history:import?format=csv"))
-        .body(std::fs::read(&path).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    let started = std::time::Instant::now();
-    loop {
-        let accounts: Value =
-            reqwest::Client::new().get(server.url("/v1/accounts")).send().await.unwrap().json().await.unwrap();
-        if accounts["accounts"].as_array().unwrap().iter().all(|a| a["indexed_posts"] == a["posts"]) {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "history not indexed: {accounts}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+async fn seed_history(server: &TestServer, dir: &Path) {
+    let csv = synthetic_csv(&SyntheticConfig { accounts: 2, posts_per_account: 150, ..Default::default() }, dir);
+    let (status, body) = import(server, "default", "format=csv", csv).await;
+    assert_eq!(status, 200, "{body}");
+    wait_indexed(server, "default", Duration::from_secs(120)).await;
 }
 
 /// A PNG with two lines of text, as a file the browser can pick.
@@ -156,7 +140,7 @@ async fn the_assistant_page_in_chromium() {
         "1000",
     ]);
     wait_ready(&server).await;
-    seed_history(&server).await;
+    seed_history(&server, dir.path()).await;
     let axe = axe_source();
     let browser = Browser::open(&screenshots()).await;
 

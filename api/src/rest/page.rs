@@ -12,6 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::OnceLock;
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -52,7 +53,7 @@ const SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 
 
 /// An asset's gzipped body and its entity tag, made once.
 struct Prepared {
-    gzipped: Vec<u8>,
+    gzipped: Bytes,
     etag: HeaderValue,
 }
 
@@ -68,7 +69,7 @@ fn prepared() -> &'static [Prepared] {
                 let mut hasher = std::hash::DefaultHasher::new();
                 asset.body.hash(&mut hasher);
                 let etag = HeaderValue::from_str(&format!("\"{:016x}\"", hasher.finish())).expect("hex is a header");
-                Prepared { gzipped, etag }
+                Prepared { gzipped: Bytes::from(gzipped), etag }
             })
             .collect()
     })

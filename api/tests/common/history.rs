@@ -25,10 +25,17 @@ pub fn fixture(extra: &[&str]) -> Fixture {
     let mut flags = vec!["--models", "minilm-l6-v2", "--data-dir", &data, "--import-root", &imports];
     flags.extend_from_slice(extra);
     let server = start(&flags);
-    let posts = generate(&SyntheticConfig { accounts: 30, posts_per_account: 120, ..Default::default() }).posts;
-    let path = dir.path().join("history.csv");
+    let csv =
+        synthetic_csv(&SyntheticConfig { accounts: 30, posts_per_account: 120, ..Default::default() }, dir.path());
+    Fixture { server, csv, dir }
+}
+
+/// The synthetic history of `config` as canonical CSV, written to `<dir>/history.csv` too.
+pub fn synthetic_csv(config: &SyntheticConfig, dir: &std::path::Path) -> Vec<u8> {
+    let posts = generate(config).posts;
+    let path = dir.join("history.csv");
     eiq_features::io::write_csv(&mut posts_to_frame(&posts).unwrap(), &path).unwrap();
-    Fixture { server, csv: std::fs::read(&path).unwrap(), dir }
+    std::fs::read(&path).unwrap()
 }
 
 pub async fn send(server: &TestServer, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
